@@ -1,0 +1,69 @@
+# c360 — targets for people and schedulers. Every target is idempotent.
+# `make demo` and `make test` create .venv themselves on a fresh machine.
+SHELL := /bin/bash
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+C360   := $(BIN)/c360
+ENV    ?= local
+PEOPLE ?= 10000
+SEED   ?= 42
+DEMO_DIR ?= data/demo
+JOB    ?= resolve
+MASTER ?= local[2]
+ARGS   ?=
+STAMP  := $(VENV)/.installed
+
+JOBS := generate ingest standardize resolve sessionize features train score publish quality report
+
+.PHONY: setup demo test test-fast lint package submit clean bench $(JOBS) run-all help
+
+help:            ## list targets
+	@grep -E '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
+
+$(STAMP): pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	@touch $(STAMP)
+
+setup: $(STAMP)  ## create .venv and install c360 with its pinned dependencies
+
+demo: $(STAMP)   ## generate PEOPLE people and run the whole pipeline on embedded Spark
+	@if [ ! -f $(DEMO_DIR)/landing/_SUCCESS ]; then \
+	  $(C360) generate --people $(PEOPLE) --seed $(SEED) --out $(DEMO_DIR)/landing; fi
+	$(C360) run all --env $(ENV) --landing $(DEMO_DIR)/landing --warehouse $(DEMO_DIR)/warehouse $(ARGS)
+
+test: $(STAMP)   ## run the whole test suite
+	$(BIN)/python -m pytest $(ARGS)
+
+test-fast: $(STAMP) ## unit tests only
+	$(BIN)/python -m pytest tests/unit $(ARGS)
+
+lint: $(STAMP)   ## static checks
+	$(BIN)/ruff check c360 jobs tests bench
+
+package: $(STAMP) ## build dist/c360.zip (for --py-files) and a wheel
+	@rm -rf dist && mkdir -p dist
+	cd . && $(BIN)/python -m zipfile -c dist/c360.zip c360
+	$(BIN)/python -m pip wheel --quiet --no-deps -w dist .
+	@ls -1 dist
+
+submit: package  ## spark-submit JOB to MASTER: make submit JOB=resolve MASTER=spark://host:7077
+	PATH="$(abspath $(BIN)):$$PATH" PYSPARK_PYTHON="$(abspath $(BIN))/python" \
+	$(BIN)/spark-submit --master '$(MASTER)' \
+	  --packages "$$($(BIN)/python -m c360.config packages --env $(ENV))" \
+	  --py-files dist/c360.zip jobs/$(JOB).py --env $(ENV) $(ARGS)
+
+$(JOBS): $(STAMP) ## one target per job: make ingest ARGS="--landing ..."
+	$(C360) $@ --env $(ENV) $(ARGS)
+
+run-all: $(STAMP) ## every stage in order
+	$(C360) run all --env $(ENV) $(ARGS)
+
+bench: $(STAMP)  ## measure speed at several sizes (see README, Performance)
+	$(BIN)/python -m bench $(ARGS)
+
+clean:           ## remove generated data, build output and caches (keeps .venv)
+	rm -rf data dist build *.egg-info spark-warehouse metastore_db derby.log .pytest_cache
+	find . -name __pycache__ -type d -prune -exec rm -rf {} +

@@ -1,0 +1,193 @@
+"""The `c360` command line (also `python -m c360` and `jobs/<job>.py` under spark-submit).
+
+Exit codes: 0 success; 2 bad usage or configuration; 3 a data-quality gate failed; 1 anything else.
+Progress and timings go to stderr.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import sys
+import time
+from collections.abc import Callable
+
+import click
+
+from c360.config import load_config
+from c360.errors import C360Error, NotBuiltError, UsageError
+from c360.log import configure_logging, get_logger, stage
+from c360.pipelines import JOBS, RUN_ALL, JobContext, is_built, run_job
+
+AS_OF_JOBS = {"features", "train", "score", "publish"}
+
+
+def _parse_date(_ctx, _param, value: str | None) -> dt.date | None:
+    if value is None:
+        return None
+    try:
+        return dt.date.fromisoformat(value)
+    except ValueError:
+        raise click.BadParameter(f"'{value}' is not an ISO date (YYYY-MM-DD)") from None
+
+
+def common_options(with_as_of: bool) -> Callable:
+    def decorate(f: Callable) -> Callable:
+        opts = [
+            click.option("--env", default="local", show_default=True,
+                         help="Configuration overlay: conf/base + conf/<env>."),
+            click.option("--conf", "conf_dir", default=None, metavar="DIR",
+                         help="Extra overlay directory applied last (your own sources.yml, parameters)."),
+            click.option("--warehouse", default=None, metavar="PATH", help="Root of the Delta tables."),
+            click.option("--landing", default=None, metavar="PATH",
+                         help="Root that relative source paths are read from."),
+        ]
+        if with_as_of:
+            opts.append(click.option("--as-of", "as_of", default=None, callback=_parse_date, metavar="DATE",
+                                     help="Compute as of this ISO date, ignoring later orders/events/responses."))
+        for opt in reversed(opts):
+            f = opt(f)
+        return f
+    return decorate
+
+
+def _context(env: str, conf_dir: str | None, warehouse: str | None, landing: str | None,
+             as_of: dt.date | None = None) -> JobContext:
+    cfg = load_config(env, conf_dir, warehouse=warehouse, landing=landing)
+    configure_logging(cfg.logging.level, cfg.logging.format)
+    return JobContext(cfg=cfg, as_of=as_of)
+
+
+def _execute(name: str, ctx: JobContext, **options) -> None:
+    with stage(name) as facts:
+        facts.update(run_job(name, ctx, **options))
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.version_option(package_name="c360")
+def cli() -> None:
+    """c360 — Customer 360 on Apache Spark: ingest, standardise, resolve identities, build the golden
+    record, sessionise, compute customer metrics, predict and publish a gold customer_360 table.
+
+    Every job reads conf/base + conf/<env> (+ --conf DIR) and writes Delta tables under --warehouse.
+    """
+
+
+def _simple_job(name: str) -> None:
+    job = JOBS[name]
+    suffix = "" if is_built(name) else f" [not built yet: planned with {job.planned}]"
+
+    @common_options(with_as_of=name in AS_OF_JOBS)
+    def command(env, conf_dir, warehouse, landing, as_of=None):
+        _execute(name, _context(env, conf_dir, warehouse, landing, as_of))
+
+    command.__doc__ = job.summary + suffix
+    cli.command(name=name, help=job.summary + suffix)(command)
+
+
+for _name in ("ingest", "standardize", "resolve", "sessionize", "features", "train", "score", "publish",
+              "quality", "report"):
+    _simple_job(_name)
+
+
+@cli.command(help=JOBS["generate"].summary)
+@common_options(with_as_of=False)
+@click.option("--people", type=click.IntRange(min=1), default=None, help="People in the latent population.")
+@click.option("--seed", type=int, default=None, help="Random seed (same seed, same files).")
+@click.option("--out", "out", default=None, metavar="DIR", help="Output folder (default: the landing root).")
+def generate(env, conf_dir, warehouse, landing, people, seed, out):
+    ctx = _context(env, conf_dir, warehouse, landing)
+    _execute("generate", ctx, people=people, seed=seed, out=out)
+
+
+@cli.command(help=JOBS["profile"].summary + (" [not built yet]" if not is_built("profile") else ""))
+@common_options(with_as_of=False)
+@click.argument("customer_id")
+def profile(env, conf_dir, warehouse, landing, customer_id):
+    _execute("profile", _context(env, conf_dir, warehouse, landing), customer_id=customer_id)
+
+
+@cli.command(name="evaluate-identity", help=JOBS["evaluate-identity"].summary)
+@common_options(with_as_of=False)
+@click.option("--truth", required=True, metavar="DIR", help="The generator's _truth folder.")
+def evaluate_identity(env, conf_dir, warehouse, landing, truth):
+    _execute("evaluate-identity", _context(env, conf_dir, warehouse, landing), truth=truth)
+
+
+@cli.command(name="explain-match", help=JOBS["explain-match"].summary)
+@common_options(with_as_of=False)
+@click.argument("left")
+@click.argument("right")
+def explain_match(env, conf_dir, warehouse, landing, left, right):
+    _execute("explain-match", _context(env, conf_dir, warehouse, landing), left=left, right=right)
+
+
+@cli.command(help=JOBS["forget"].summary)
+@common_options(with_as_of=False)
+@click.option("--customer-id", default=None)
+def forget(env, conf_dir, warehouse, landing, customer_id):
+    _execute("forget", _context(env, conf_dir, warehouse, landing), customer_id=customer_id)
+
+
+@cli.command(name="run", help="`c360 run all`: every stage in order (" + ", ".join(RUN_ALL) + "); stops at "
+             "the first failure and names it. Stages not built yet are reported and skipped.")
+@common_options(with_as_of=True)
+@click.argument("what", type=click.Choice(["all"]))
+def run_all(env, conf_dir, warehouse, landing, as_of, what):
+    ctx = _context(env, conf_dir, warehouse, landing, as_of)
+    log = get_logger("c360.run")
+    t0 = time.perf_counter()
+    done, skipped = [], []
+    for name in RUN_ALL:
+        if not is_built(name):
+            log.warning(f"{name}: not built yet, skipped", planned=JOBS[name].planned)
+            skipped.append(name)
+            continue
+        try:
+            _execute(name, ctx)
+        except C360Error as e:
+            raise C360Error(f"run all: stage '{name}' failed: {e}") from e
+        except Exception as e:
+            log.exception(f"{name}: unexpected error")
+            raise C360Error(f"run all: stage '{name}' failed: {type(e).__name__}: {e}") from e
+        done.append(name)
+    log.info("run all: finished", seconds=round(time.perf_counter() - t0, 1), stages=done, not_built=skipped,
+             warehouse=ctx.cfg.paths.warehouse)
+    click.echo(f"tables: {ctx.cfg.paths.warehouse}")
+
+
+def _exit_code_of(error: C360Error) -> int:
+    cause = error
+    while cause.__cause__ is not None and isinstance(cause.__cause__, C360Error):
+        cause = cause.__cause__
+    return cause.exit_code
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point; returns the exit code (the console script exits with it)."""
+    try:
+        cli.main(args=argv, prog_name="c360", standalone_mode=False)
+        return 0
+    except click.exceptions.Exit as e:
+        return e.exit_code
+    except click.ClickException as e:
+        e.show()
+        return 2
+    except click.Abort:
+        click.echo("aborted", err=True)
+        return 1
+    except (NotBuiltError, UsageError) as e:
+        click.echo(f"c360: {e}", err=True)
+        return e.exit_code
+    except C360Error as e:
+        click.echo(f"c360: error: {e}", err=True)
+        return _exit_code_of(e)
+    except KeyboardInterrupt:
+        return 130
+
+
+def console_main() -> None:
+    sys.exit(main())
+
+
+if __name__ == "__main__":
+    console_main()

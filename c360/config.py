@@ -1,0 +1,339 @@
+"""Typed configuration from `conf/` YAML: `conf/base` + `conf/<env>` + an optional `--conf DIR`, applied in
+that order. No Spark import here.
+
+Every YAML file in an overlay directory is merged (alphabetically); `sources.yml` holds the `sources:` list,
+merged by source `name` (an overlay source with the same name replaces the earlier one; `enabled: false`
+switches one off). Any unknown key or wrong type fails with :class:`ConfigError` naming the key and the file
+that set it.
+
+Run ``python -m c360.config show --env local`` to print the merged configuration, or
+``python -m c360.config packages`` for the `--packages` string used by ``make submit``.
+"""
+
+from __future__ import annotations
+
+import difflib
+import os
+import sys
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from c360.canonical import CANONICAL_FIELDS, REQUIRED_FIELDS, SourceFormat, SourceKind
+from c360.errors import ConfigError
+
+SOURCES_FILE = "sources.yml"
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", validate_default=True)
+
+
+# ---------------------------------------------------------------------------------------------- sections
+class PathsConfig(_Model):
+    warehouse: str = "data/warehouse"
+    landing: str = "data/landing"
+    #: streaming checkpoints and file logs; default `<warehouse>/_system`
+    system: str | None = None
+
+
+class SparkConfig(_Model):
+    app_name: str = "c360"
+    #: None: leave the master to spark-submit / the cluster
+    master: str | None = "local[*]"
+    packages: list[str] = Field(default_factory=list)
+    repositories: list[str] = Field(default_factory=list)
+    #: extra spark.* settings; never override what spark-submit or spark-defaults already set
+    conf: dict[str, str | int | float | bool] = Field(default_factory=dict)
+    log_level: str = "WARN"
+
+
+class GraphConfig(_Model):
+    #: connected components: `native` (DataFrame large-star/small-star, no extra jar) or `graphframes`
+    backend: Literal["native", "graphframes"] = "native"
+    graphframes_package: str = "io.graphframes:graphframes-spark4_2.13:0.12.0"
+    max_iterations: int = Field(50, ge=1)
+
+
+class LoggingConfig(_Model):
+    level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    format: Literal["console", "json"] = "console"
+
+
+class GenerateConfig(_Model):
+    people: int = Field(10_000, ge=1)
+    seed: int = 42
+    start_date: str = "2024-11-01"
+    days: int = Field(730, ge=30)
+    #: share of rows written malformed in each source (bad types, broken JSON, wrong column count, bad dates)
+    malformed_rate: float = Field(0.003, ge=0, le=0.5)
+    #: share of people who have a duplicate record inside one source
+    duplicate_rate: float = Field(0.08, ge=0, le=1)
+    #: people generated per chunk; bounds memory
+    chunk_size: int = Field(50_000, ge=100)
+
+
+class IngestConfig(_Model):
+    #: Spark reader mode for text formats; rows that fail are quarantined, never dropped
+    bad_record_column: str = "_corrupt_record"
+
+
+class StandardizeConfig(_Model):
+    #: region used to parse phone numbers written without a country code
+    default_phone_region: str = "AU"
+    default_country: str = "AU"
+    #: formats tried in order for dates and timestamps given as text
+    date_formats: list[str] = Field(
+        default_factory=lambda: ["yyyy-MM-dd", "dd/MM/yyyy", "yyyyMMdd", "d/M/yyyy", "MM-dd-yyyy", "dd.MM.yyyy"]
+    )
+    timestamp_formats: list[str] = Field(
+        default_factory=lambda: [
+            "yyyy-MM-dd'T'HH:mm:ss[.SSSSSS][.SSS]XXX", "yyyy-MM-dd'T'HH:mm:ss[.SSSSSS][.SSS]",
+            "yyyy-MM-dd HH:mm:ss", "dd/MM/yyyy HH:mm", "dd/MM/yyyy", "yyyy-MM-dd",
+        ]
+    )
+
+
+class SourceConfig(_Model):
+    name: str
+    kind: SourceKind
+    format: SourceFormat
+    path: str
+    options: dict[str, Any] = Field(default_factory=dict)
+    priority: int = 100
+    id: str | None = None
+    fields: dict[str, str] = Field(default_factory=dict)
+    #: declared raw columns and Spark SQL types; rows that break them are quarantined
+    schema_: dict[str, str] | None = Field(default=None, alias="schema")
+    enabled: bool = True
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+    @field_validator("name")
+    @classmethod
+    def _name_is_identifier(cls, v: str) -> str:
+        if not v.replace("_", "").isalnum() or not v[0].isalpha() or v.lower() != v:
+            raise ValueError(f"source name '{v}' must be lower case letters, digits and _ (it becomes a table name)")
+        return v
+
+    @model_validator(mode="after")
+    def _fields_match_kind(self) -> SourceConfig:
+        allowed = CANONICAL_FIELDS[self.kind]
+        unknown = [f for f in self.fields if f not in allowed]
+        if unknown:
+            raise ValueError(
+                f"unknown field(s) {unknown} for kind '{self.kind}'; canonical fields: {', '.join(allowed)}"
+            )
+        missing = [f for f in REQUIRED_FIELDS.get(self.kind, ()) if f not in self.fields]
+        if missing:
+            raise ValueError(f"kind '{self.kind}' requires field(s) {missing} in 'fields'")
+        return self
+
+
+class C360Config(_Model):
+    env: str = "local"
+    paths: PathsConfig = Field(default_factory=PathsConfig)
+    spark: SparkConfig = Field(default_factory=SparkConfig)
+    graph: GraphConfig = Field(default_factory=GraphConfig)
+    logging: LoggingConfig = Field(default_factory=LoggingConfig)
+    generate: GenerateConfig = Field(default_factory=GenerateConfig)
+    ingest: IngestConfig = Field(default_factory=IngestConfig)
+    standardize: StandardizeConfig = Field(default_factory=StandardizeConfig)
+    sources: list[SourceConfig] = Field(default_factory=list)
+    #: where each top-level key and each source came from (for messages); not read from YAML
+    origins: dict[str, str] = Field(default_factory=dict, exclude=True)
+
+    @property
+    def enabled_sources(self) -> list[SourceConfig]:
+        return [s for s in self.sources if s.enabled]
+
+    def source(self, name: str) -> SourceConfig:
+        for s in self.sources:
+            if s.name == name:
+                return s
+        raise ConfigError(f"no source named '{name}' in {SOURCES_FILE}; known: {[s.name for s in self.sources]}")
+
+    @property
+    def system_path(self) -> str:
+        return self.paths.system or os.path.join(self.paths.warehouse, "_system")
+
+    def spark_packages(self) -> list[str]:
+        packages = list(self.spark.packages)
+        if self.graph.backend == "graphframes":
+            packages.append(self.graph.graphframes_package)
+        return packages
+
+
+# ---------------------------------------------------------------------------------------------- loading
+def default_conf_root() -> Path:
+    """`$C360_CONF_ROOT`, else `./conf`, else the `conf/` beside the installed package (a source checkout)."""
+    env_root = os.environ.get("C360_CONF_ROOT")
+    if env_root:
+        return Path(env_root)
+    cwd_conf = Path.cwd() / "conf"
+    if (cwd_conf / "base").is_dir():
+        return cwd_conf
+    return Path(__file__).resolve().parent.parent / "conf"
+
+
+def _read_yaml(path: Path) -> dict[str, Any]:
+    try:
+        data = yaml.safe_load(path.read_text()) or {}
+    except yaml.YAMLError as e:
+        raise ConfigError(f"{path}: not valid YAML: {e}") from e
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}: top level must be a mapping of keys, got {type(data).__name__}")
+    return data
+
+
+def _merge(base: dict, overlay: dict, origins: dict[str, str], file: str, prefix: str = "") -> dict:
+    out = dict(base)
+    for key, value in overlay.items():
+        dotted = f"{prefix}{key}"
+        if isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = _merge(out[key], value, origins, file, dotted + ".")
+        else:
+            out[key] = value
+        origins[dotted] = file
+    return out
+
+
+def _merge_sources(base: list[dict], overlay: Any, origins: dict[str, str], file: str) -> list[dict]:
+    if not isinstance(overlay, list):
+        raise ConfigError(f"{file}: 'sources' must be a list of source mappings")
+    by_name = {s.get("name"): s for s in base}
+    for i, src in enumerate(overlay):
+        if not isinstance(src, dict) or "name" not in src:
+            raise ConfigError(f"{file}: sources[{i}] must be a mapping with a 'name'")
+        by_name[src["name"]] = src
+        origins[f"sources.{src['name']}"] = file
+    return list(by_name.values())
+
+
+def _overlay_dirs(conf_root: Path, env: str, extra: str | os.PathLike | None) -> list[Path]:
+    base = conf_root / "base"
+    if not base.is_dir():
+        raise ConfigError(f"configuration root {conf_root} has no 'base' directory (set C360_CONF_ROOT)")
+    env_dir = conf_root / env
+    if env != "base" and not env_dir.is_dir():
+        known = sorted(p.name for p in conf_root.iterdir() if p.is_dir())
+        raise ConfigError(f"--env {env}: no directory {env_dir}; known environments: {known}")
+    dirs = [base] + ([env_dir] if env != "base" else [])
+    if extra is not None:
+        extra_path = Path(extra)
+        if not extra_path.is_dir():
+            raise ConfigError(f"--conf {extra}: directory does not exist")
+        dirs.append(extra_path)
+    return dirs
+
+
+def load_raw(env: str = "local", extra: str | os.PathLike | None = None,
+             conf_root: Path | None = None) -> tuple[dict[str, Any], dict[str, str]]:
+    """Merged YAML as plain dicts, and the file each key came from."""
+    conf_root = conf_root or default_conf_root()
+    merged: dict[str, Any] = {"env": env}
+    sources: list[dict] = []
+    origins: dict[str, str] = {}
+    for d in _overlay_dirs(conf_root, env, extra):
+        for path in sorted(list(d.glob("*.yml")) + list(d.glob("*.yaml"))):
+            data = _read_yaml(path)
+            if "sources" in data:
+                sources = _merge_sources(sources, data.pop("sources"), origins, str(path))
+            merged = _merge(merged, data, origins, str(path))
+    merged["sources"] = sources
+    return merged, origins
+
+
+def _describe(err: dict, raw: dict, origins: dict[str, str], model: type[BaseModel]) -> str:
+    loc = list(err["loc"])
+    # name the source rather than its position in the merged list
+    if loc and loc[0] == "sources" and len(loc) > 1 and isinstance(loc[1], int):
+        name = raw["sources"][loc[1]].get("name", f"#{loc[1]}")
+        file = origins.get(f"sources.{name}", "?")
+        key = ".".join(str(p) for p in loc[2:] if not str(p).startswith("function-after")) or "(source)"
+        where = f"{file}: source '{name}', key '{key}'"
+    else:
+        dotted = ".".join(str(p) for p in loc)
+        file = next((origins[p] for p in _prefixes(dotted) if p in origins), "?")
+        where = f"{file}: key '{dotted}'"
+    msg = err["msg"]
+    if err["type"] == "extra_forbidden":
+        msg = "unknown key"
+        suggestion = _suggest(loc, model)
+        if suggestion:
+            msg += f" (did you mean '{suggestion}'?)"
+    return f"{where}: {msg}"
+
+
+def _prefixes(dotted: str) -> list[str]:
+    parts = dotted.split(".")
+    return [".".join(parts[:i]) for i in range(len(parts), 0, -1)]
+
+
+def _suggest(loc: list, model: type[BaseModel]) -> str | None:
+    """Closest valid key for a misspelt one."""
+    current: Any = model
+    for part in loc[:-1]:
+        if isinstance(part, int):
+            continue
+        field = getattr(current, "model_fields", {}).get(part)
+        if field is None:
+            return None
+        ann = field.annotation
+        inner = getattr(ann, "__args__", (ann,))
+        current = next((a for a in inner if isinstance(a, type) and issubclass(a, BaseModel)), None)
+        if current is None:
+            return None
+    names = list(getattr(current, "model_fields", {}))
+    aliases = [f.alias for f in getattr(current, "model_fields", {}).values() if f.alias]
+    match = difflib.get_close_matches(str(loc[-1]), names + aliases, n=1)
+    return match[0] if match else None
+
+
+def load_config(env: str = "local", extra: str | os.PathLike | None = None, *, conf_root: Path | None = None,
+                warehouse: str | None = None, landing: str | None = None) -> C360Config:
+    """Load, merge and validate the configuration. Raises ConfigError naming key and file."""
+    raw, origins = load_raw(env, extra, conf_root)
+    if warehouse:
+        raw.setdefault("paths", {})["warehouse"] = str(warehouse)
+        origins["paths.warehouse"] = "--warehouse"
+    if landing:
+        raw.setdefault("paths", {})["landing"] = str(landing)
+        origins["paths.landing"] = "--landing"
+    try:
+        cfg = C360Config.model_validate(raw)
+    except ValidationError as e:
+        lines = [_describe(err, raw, origins, C360Config) for err in e.errors()]
+        raise ConfigError("invalid configuration:\n  " + "\n  ".join(lines)) from None
+    names = [s.name for s in cfg.sources]
+    dupes = {n for n in names if names.count(n) > 1}
+    if dupes:
+        raise ConfigError(f"{SOURCES_FILE}: duplicate source names {sorted(dupes)}")
+    cfg.origins = origins
+    return cfg
+
+
+def _main(argv: list[str]) -> int:
+    import argparse
+
+    p = argparse.ArgumentParser(prog="python -m c360.config")
+    p.add_argument("what", choices=["show", "packages"])
+    p.add_argument("--env", default="local")
+    p.add_argument("--conf", default=None)
+    a = p.parse_args(argv)
+    try:
+        cfg = load_config(a.env, a.conf)
+    except ConfigError as e:
+        print(f"c360: {e}", file=sys.stderr)
+        return 2
+    if a.what == "packages":
+        print(",".join(cfg.spark_packages()))
+    else:
+        print(yaml.safe_dump(cfg.model_dump(mode="json", by_alias=True), sort_keys=False))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(_main(sys.argv[1:]))

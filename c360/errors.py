@@ -1,0 +1,47 @@
+"""Typed errors, each mapped to one exit code of the contract (0 ok, 2 usage/config, 3 quality, 1 other)."""
+
+from __future__ import annotations
+
+
+class C360Error(Exception):
+    """Base of every error c360 raises on purpose."""
+
+    exit_code = 1
+
+
+class ConfigError(C360Error, ValueError):
+    """Bad configuration: the message names the key and the file."""
+
+    exit_code = 2
+
+
+class UsageError(C360Error, ValueError):
+    """Bad command-line usage."""
+
+    exit_code = 2
+
+
+class NotBuiltError(C360Error):
+    """A job of the contract whose capability is not built yet."""
+
+    exit_code = 2
+
+
+class SourceError(ConfigError):
+    """A misconfigured source (missing path, unknown format, unmapped column)."""
+
+
+class MissingColumnError(C360Error, ValueError):
+    """A DataFrame lacks a column a transform or a table needs."""
+
+    def __init__(self, column: str, where: str, available: list[str] | None = None):
+        hint = f"; available: {', '.join(sorted(available))}" if available else ""
+        super().__init__(f"{where}: missing column '{column}'{hint}")
+        self.column = column
+        self.where = where
+
+
+class QualityGateError(C360Error):
+    """A data-quality gate failed: the message names the table and the expectation."""
+
+    exit_code = 3

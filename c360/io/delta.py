@@ -1,0 +1,91 @@
+"""Every read and write of a c360 Delta table. Writes are idempotent:
+
+- ``merge``: MERGE on the table's keys (null-safe) — update matched rows, insert new ones. The source must
+  be unique on the keys; a duplicate key is an error naming the table and the key, never a silent pick.
+- ``insert_new``: MERGE that only inserts rows whose keys are not there yet (bronze: append once per hash).
+- ``overwrite``: replace the whole table (or, with ``replace_where``, only the rows matching a predicate).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from delta.tables import DeltaTable
+from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import functions as F
+
+from c360.config import C360Config
+from c360.errors import C360Error, MissingColumnError
+from c360.tables import TableSpec, WriteMode
+
+
+class DuplicateKeyError(C360Error, ValueError):
+    pass
+
+
+def exists(cfg: C360Config, spec: TableSpec) -> bool:
+    return (Path(spec.path(cfg)) / "_delta_log").is_dir()
+
+
+def read_table(spark: SparkSession, cfg: C360Config, spec: TableSpec) -> DataFrame:
+    if not exists(cfg, spec):
+        raise C360Error(f"table {spec.fqn} does not exist at {spec.path(cfg)}; run `c360 {spec.producer}` first")
+    return spark.read.format("delta").load(spec.path(cfg))
+
+
+def check_columns(df: DataFrame, spec: TableSpec) -> None:
+    for col in spec.columns:
+        if col not in df.columns:
+            raise MissingColumnError(col, f"table {spec.fqn}", df.columns)
+
+
+def _check_unique(df: DataFrame, spec: TableSpec) -> None:
+    dupes = df.groupBy(*spec.keys).count().filter("count > 1").limit(3).collect()
+    if dupes:
+        keys = [{k: r[k] for k in spec.keys} for r in dupes]
+        raise DuplicateKeyError(f"{spec.fqn}: rows to write are not unique on {list(spec.keys)}: e.g. {keys}")
+
+
+def write_table(spark: SparkSession, cfg: C360Config, spec: TableSpec, df: DataFrame,
+                mode: WriteMode | None = None, replace_where: str | None = None,
+                check_unique: bool = True) -> None:
+    """Write ``df`` to the table idempotently; creates and registers the table on the first write."""
+    mode = mode or spec.write_mode
+    check_columns(df, spec)
+    path = spec.path(cfg)
+    if mode == "overwrite" or not exists(cfg, spec):
+        if check_unique and mode != "overwrite":
+            _check_unique(df, spec)
+        writer = df.write.format("delta").mode("overwrite")
+        if replace_where and exists(cfg, spec):
+            writer = writer.option("replaceWhere", replace_where)
+        else:
+            writer = writer.option("overwriteSchema", "true")
+        if spec.partition_by:
+            writer = writer.partitionBy(*spec.partition_by)
+        writer.save(path)
+    else:
+        if check_unique:
+            _check_unique(df, spec)
+        cond = " AND ".join(f"t.`{k}` <=> s.`{k}`" for k in spec.keys)
+        merge = DeltaTable.forPath(spark, path).alias("t").merge(df.alias("s"), cond).withSchemaEvolution()
+        if mode == "merge":
+            merge = merge.whenMatchedUpdateAll()
+        merge.whenNotMatchedInsertAll().execute()
+    register_table(spark, cfg, spec)
+
+
+def register_table(spark: SparkSession, cfg: C360Config, spec: TableSpec) -> bool:
+    """Register ``<layer>.<name>`` in the session catalog if the table exists on disk."""
+    if not exists(cfg, spec):
+        return False
+    spark.sql(f"CREATE SCHEMA IF NOT EXISTS {spec.layer}")
+    location = spec.path(cfg).replace("'", "\\'")
+    spark.sql(f"CREATE TABLE IF NOT EXISTS {spec.layer}.`{spec.name}` USING DELTA LOCATION '{location}'")
+    return True
+
+
+def table_version(spark: SparkSession, cfg: C360Config, spec: TableSpec) -> int | None:
+    if not exists(cfg, spec):
+        return None
+    return DeltaTable.forPath(spark, spec.path(cfg)).history(1).select(F.col("version")).first()[0]

@@ -1,0 +1,82 @@
+"""Jobs: one module per job with ``run(ctx, **options) -> dict`` (extract -> transform -> load).
+
+``JOBS`` is the one list of jobs: the CLI, ``run all``, ``jobs/<job>.py`` and the Makefile follow it.
+A job whose module is ``None`` is not built yet: it says so and exits 2.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import importlib
+from dataclasses import dataclass, field
+from functools import cached_property
+
+from c360.config import C360Config
+from c360.errors import NotBuiltError
+
+
+@dataclass(frozen=True)
+class Job:
+    name: str
+    summary: str
+    module: str | None
+    #: issue that builds it, for the "not built yet" message
+    planned: str = ""
+
+
+JOBS: dict[str, Job] = {j.name: j for j in [
+    Job("generate", "Write a synthetic multi-source company with ground truth to landing files.",
+        "c360.pipelines.generate"),
+    Job("ingest", "Read every source of sources.yml into bronze.<source>; bad rows to bronze.quarantine.",
+        "c360.pipelines.ingest"),
+    Job("standardize", "Standardise bronze into silver (person, orders, events, ...), de-duplicated.",
+        "c360.pipelines.standardize"),
+    Job("resolve", "Identity resolution: blocking, scoring, clustering into customer_id; survivorship.",
+        None, "identity resolution and survivorship"),
+    Job("sessionize", "Web sessions and session profiles from silver.events, stitched to customers.",
+        None, "behaviour and customer metrics"),
+    Job("features", "Customer features: RFM, profitability, CLV, lifecycle, segments, sentiment.",
+        None, "behaviour and customer metrics"),
+    Job("train", "Train churn/propensity models and FP-Growth cross-sell rules.", None, "models"),
+    Job("score", "Score customers with the trained models; next best offer.", None, "models"),
+    Job("publish", "Publish the gold customer_360 table.", None, "the gold table"),
+    Job("quality", "Run the great-expectations quality gates over the tables.", None, "the gold table"),
+    Job("report", "Write the scorecard report.", None, "the gold table"),
+    Job("profile", "Show a single customer's profile.", None, "the gold table"),
+    Job("evaluate-identity", "Precision/recall/F1 and B-cubed of identity resolution against ground truth.",
+        None, "identity resolution and survivorship"),
+    Job("explain-match", "Show why two records were or were not linked.", None,
+        "identity resolution and survivorship"),
+    Job("forget", "Erase a person from every table (right to be forgotten).", None, "production hardening"),
+]}
+
+#: the stages of `c360 run all`, in order
+RUN_ALL: tuple[str, ...] = ("ingest", "standardize", "resolve", "sessionize", "features", "train", "score",
+                            "publish", "quality", "report")
+
+
+@dataclass
+class JobContext:
+    """What every job gets: the configuration, the as-of date and (lazily) the Spark session."""
+
+    cfg: C360Config
+    as_of: dt.date | None = None
+    facts: dict = field(default_factory=dict)
+
+    @cached_property
+    def spark(self):
+        from c360.session import get_spark  # noqa: PLC0415 (keep --help and config errors Spark-free)
+
+        return get_spark(self.cfg)
+
+
+def is_built(name: str) -> bool:
+    return JOBS[name].module is not None
+
+
+def run_job(name: str, ctx: JobContext, **options) -> dict:
+    job = JOBS[name]
+    if job.module is None:
+        raise NotBuiltError(f"`c360 {name}` is not built yet (planned with {job.planned}).")
+    module = importlib.import_module(job.module)
+    return module.run(ctx, **options) or {}

@@ -1,0 +1,88 @@
+"""The one SparkSession builder: embedded local Spark by default, spark-submit's session on a cluster, and the
+tests' session (``--env test``: tiny-data settings) — all through :func:`get_spark`.
+
+Rules:
+- An already active session (notebook, spark-submit, pytest fixture) is reused; nothing static is changed.
+- A setting spark-submit or ``spark-defaults.conf`` already made is never overridden: the config only fills
+  in what is not set (master, packages, memory, shuffle partitions, ...).
+- Delta's SQL extension and catalog are always on; the connected-components backend decides whether the
+  GraphFrames jar is added to ``spark.jars.packages``.
+- Every Delta table that exists under the warehouse is registered as ``<layer>.<table>`` so that
+  ``spark.table("gold.customer_360")`` works in a notebook right after ``make demo``.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+from pyspark import SparkConf
+from pyspark.sql import SparkSession
+
+from c360.config import C360Config
+from c360.log import get_logger
+
+log = get_logger(__name__)
+
+DELTA_EXTENSION = "io.delta.sql.DeltaSparkSessionExtension"
+DELTA_CATALOG = "org.apache.spark.sql.delta.catalog.DeltaCatalog"
+
+
+def _settings(cfg: C360Config) -> dict[str, str]:
+    """Everything the config wants set, as strings (before skipping what the cluster already set)."""
+    system = Path(cfg.system_path).absolute()
+    wanted: dict[str, str] = {
+        "spark.app.name": cfg.spark.app_name,
+        "spark.sql.extensions": DELTA_EXTENSION,
+        "spark.sql.catalog.spark_catalog": DELTA_CATALOG,
+        "spark.sql.catalogImplementation": "in-memory",
+        "spark.sql.warehouse.dir": str(system / "spark-warehouse"),
+        "spark.jars.ivy": str(Path.home() / ".ivy2"),
+    }
+    if cfg.spark.master:
+        wanted["spark.master"] = cfg.spark.master
+    packages = cfg.spark_packages()
+    if packages:
+        wanted["spark.jars.packages"] = ",".join(packages)
+    if cfg.spark.repositories:
+        wanted["spark.jars.repositories"] = ",".join(cfg.spark.repositories)
+    for key, value in cfg.spark.conf.items():
+        wanted[key] = str(value).lower() if isinstance(value, bool) else str(value)
+    return wanted
+
+
+def get_spark(cfg: C360Config) -> SparkSession:
+    """Return the active SparkSession, or build one from the configuration."""
+    active = SparkSession.getActiveSession()
+    if active is not None:
+        return active
+    if cfg.spark.master and cfg.spark.master.startswith("local"):
+        # the embedded driver's Python workers must be this interpreter (the venv), not whatever is on PATH
+        os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
+        os.environ.setdefault("PYSPARK_DRIVER_PYTHON", sys.executable)
+    already = dict(SparkConf(loadDefaults=True).getAll())  # what spark-submit / spark-defaults set
+    builder = SparkSession.builder
+    skipped = []
+    for key, value in _settings(cfg).items():
+        if key in already:
+            skipped.append(key)
+            continue
+        builder = builder.config(key, value)
+    log.info("starting spark", master=already.get("spark.master", cfg.spark.master), kept_from_cluster=skipped)
+    spark = builder.getOrCreate()
+    spark.sparkContext.setLogLevel(cfg.spark.log_level)
+    checkpoints = Path(cfg.system_path).absolute() / "checkpoints"
+    if not spark.sparkContext.getCheckpointDir():
+        spark.sparkContext.setCheckpointDir(str(checkpoints))
+
+    from c360.tables import register_all  # noqa: PLC0415 (tables imports io, which needs a session type)
+
+    register_all(spark, cfg)
+    return spark
+
+
+def stop_spark() -> None:
+    active = SparkSession.getActiveSession()
+    if active is not None:
+        active.stop()

@@ -1,0 +1,140 @@
+"""The one registry of every Delta table: layer, name, keys, minimum columns, producing job.
+
+A reader finds any table's producer in one hop from here. Paths are ``<warehouse>/<layer>/<name>``; the
+catalog name is ``<layer>.<name>``. Reads and writes go through :mod:`c360.io.delta`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal
+
+from c360.config import C360Config
+
+Layer = Literal["bronze", "silver", "gold"]
+WriteMode = Literal["merge", "overwrite", "insert_new"]
+
+
+@dataclass(frozen=True)
+class TableSpec:
+    layer: Layer
+    name: str
+    #: business key; MERGE matches on it (null-safe)
+    keys: tuple[str, ...]
+    #: minimum columns and their Spark SQL types (more are welcome)
+    columns: dict[str, str]
+    producer: str
+    description: str
+    write_mode: WriteMode = "merge"
+    partition_by: tuple[str, ...] = field(default_factory=tuple)
+
+    @property
+    def fqn(self) -> str:
+        return f"{self.layer}.{self.name}"
+
+    def path(self, cfg: C360Config) -> str:
+        return str(Path(cfg.paths.warehouse).absolute() / self.layer / self.name)
+
+
+BRONZE_META = {"_source_system": "string", "_ingested_at": "timestamp", "_source_file": "string",
+               "_row_hash": "string"}
+
+
+def _t(layer: Layer, name: str, keys: tuple[str, ...], columns: str, producer: str, description: str,
+       **kw) -> TableSpec:
+    cols = dict(c.strip().split(" ", 1) for c in columns.split(",") if c.strip())
+    return TableSpec(layer, name, keys, cols, producer, description, **kw)
+
+
+_SPECS = [
+    # ------------------------------------------------------------------ bronze
+    _t("bronze", "quarantine", ("source_system", "_row_hash"),
+       "source_system string, raw string, reason string, _source_file string, _row_hash string, "
+       "_ingested_at timestamp", "ingest",
+       "Rows that could not be parsed or broke the source's declared schema, with the raw text and a reason.",
+       write_mode="insert_new"),
+    _t("bronze", "ingest_log", ("run_id", "source_system", "_source_file"),
+       "run_id string, source_system string, _source_file string, rows_read long, rows_kept long, "
+       "rows_quarantined long, _ingested_at timestamp", "ingest",
+       "Reconciliation per run, source and file: rows read = rows kept + rows quarantined."),
+    # ------------------------------------------------------------------ silver
+    _t("silver", "person", ("source_system", "source_record_id"),
+       "source_system string, source_record_id string, first_name string, last_name string, email string, "
+       "phone string, date_of_birth date, postcode string, updated_at timestamp", "standardize",
+       "Standardised person records from every person-kind source (one row per source record)."),
+    _t("silver", "orders", ("source_system", "order_id"),
+       "source_system string, order_id string, person_source string, person_ref string, order_ts timestamp, "
+       "amount double", "standardize", "Typed, de-duplicated orders."),
+    _t("silver", "order_lines", ("source_system", "order_id", "line_no"),
+       "source_system string, order_id string, line_no int, product_id string, quantity int, "
+       "unit_price double", "standardize", "Typed, de-duplicated order lines."),
+    _t("silver", "products", ("source_system", "product_id"),
+       "source_system string, product_id string, category string", "standardize", "Product catalogue."),
+    _t("silver", "events", ("source_system", "event_id"),
+       "source_system string, event_id string, anonymous_id string, event_type string, event_ts timestamp",
+       "standardize", "Clickstream events, typed and de-duplicated (replays removed)."),
+    _t("silver", "tickets", ("source_system", "ticket_id"),
+       "source_system string, ticket_id string, created_at timestamp", "standardize", "Support tickets."),
+    _t("silver", "enrichment", ("source_system", "source_record_id"),
+       "source_system string, source_record_id string", "standardize", "Third-party enrichment records."),
+    _t("silver", "social", ("source_system", "source_record_id"),
+       "source_system string, source_record_id string, handle string", "standardize", "Social profiles."),
+    _t("silver", "campaign_responses", ("source_system", "response_id"),
+       "source_system string, response_id string, sent_at timestamp, response string", "standardize",
+       "Campaign responses (accepted / declined / ignored)."),
+    _t("silver", "customer_xref", ("source_system", "source_record_id"),
+       "source_system string, source_record_id string, customer_id string, match_probability double",
+       "resolve", "One row per source person record: the customer it belongs to."),
+    _t("silver", "identity_edges", ("left_key", "right_key"),
+       "left_key string, right_key string, match_weight double, match_probability double", "resolve",
+       "Match edges with the evidence behind them (comparison levels and weights)."),
+    _t("silver", "golden_customer", ("customer_id",), "customer_id string", "resolve",
+       "One row per customer_id: survivorship applied, with per-attribute lineage."),
+    _t("silver", "customer_id_history", ("customer_id", "event", "run_id"),
+       "customer_id string, event string, run_id string", "resolve",
+       "Created, merged (retired id) and split customer ids across runs."),
+    _t("silver", "web_sessions", ("session_id",),
+       "session_id string, anonymous_id string, customer_id string, session_start timestamp, "
+       "session_end timestamp, duration_s long, page_views long", "sessionize", "Web sessions and profiles."),
+    # ------------------------------------------------------------------ gold
+    _t("gold", "customer_features", ("customer_id",), "customer_id string", "features",
+       "One row per customer: RFM, CLV, behaviour, support, enrichment, social."),
+    _t("gold", "cross_sell_rules", ("antecedent", "consequent"),
+       "antecedent array<string>, consequent array<string>, support double, confidence double, lift double",
+       "train", "FP-Growth association rules."),
+    _t("gold", "model_metrics", ("model", "version"),
+       "model string, version string, trained_at timestamp, params string, metrics string", "train",
+       "One row per trained model version (also identity evaluation, BG/NBD and Gamma-Gamma fits)."),
+    _t("gold", "customer_360", ("customer_id",), "customer_id string", "publish",
+       "One row per customer: golden record, five data types, segments, scores, next best offer."),
+]
+
+TABLES: dict[str, TableSpec] = {s.fqn: s for s in _SPECS}
+
+
+def table(fqn: str) -> TableSpec:
+    """The spec of a registered table (``"silver.person"``), or of a bronze source table (``"bronze.crm"``)."""
+    if fqn in TABLES:
+        return TABLES[fqn]
+    layer, _, name = fqn.partition(".")
+    if layer == "bronze" and name:
+        return bronze_table(name)
+    raise KeyError(f"unknown table '{fqn}'; registered: {sorted(TABLES)}")
+
+
+def bronze_table(source: str) -> TableSpec:
+    """`bronze.<source>`: raw rows of one source plus lineage columns, appended once per row hash."""
+    return TableSpec("bronze", source, ("_row_hash",), dict(BRONZE_META), "ingest",
+                     f"Raw rows of source '{source}'.", write_mode="insert_new")
+
+
+def all_tables(cfg: C360Config) -> list[TableSpec]:
+    return [bronze_table(s.name) for s in cfg.enabled_sources] + list(TABLES.values())
+
+
+def register_all(spark, cfg: C360Config) -> list[str]:
+    """Register every table that exists on disk as ``<layer>.<table>``; returns the names registered."""
+    from c360.io.delta import register_table  # noqa: PLC0415
+
+    return [spec.fqn for spec in all_tables(cfg) if register_table(spark, cfg, spec)]

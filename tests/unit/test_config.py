@@ -1,0 +1,109 @@
+from pathlib import Path
+
+import pytest
+
+from c360.config import load_config
+from c360.errors import ConfigError
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def _root(tmp_path: Path, base: str, local: str = "", sources: str | None = None) -> Path:
+    root = tmp_path / "conf"
+    (root / "base").mkdir(parents=True)
+    (root / "local").mkdir()
+    (root / "base" / "c360.yml").write_text(base)
+    (root / "local" / "c360.yml").write_text(local)
+    if sources is not None:
+        (root / "base" / "sources.yml").write_text(sources)
+    return root
+
+
+def test_repo_config_loads_every_env():
+    for env in ("local", "cluster", "test"):
+        cfg = load_config(env, conf_root=REPO / "conf")
+        assert cfg.env == env
+    assert load_config("cluster", conf_root=REPO / "conf").spark.master is None
+    assert load_config("test", conf_root=REPO / "conf").spark.conf["spark.sql.shuffle.partitions"] == 1
+
+
+def test_overlays_apply_in_order(tmp_path):
+    root = _root(tmp_path, "spark:\n  app_name: a\n  conf: {x: 1, y: 2}\n", "spark:\n  conf: {y: 3}\n")
+    extra = tmp_path / "mine"
+    extra.mkdir()
+    (extra / "p.yml").write_text("spark:\n  app_name: mine\n")
+    cfg = load_config("local", extra, conf_root=root)
+    assert cfg.spark.app_name == "mine"
+    assert cfg.spark.conf == {"x": 1, "y": 3}
+
+
+def test_misspelt_key_names_key_file_and_suggestion(tmp_path):
+    root = _root(tmp_path, "spark:\n  app_name: a\n", "spark:\n  mastr: local[1]\n")
+    with pytest.raises(ConfigError) as e:
+        load_config("local", conf_root=root)
+    msg = str(e.value)
+    assert "spark.mastr" in msg and str(root / "local" / "c360.yml") in msg and "did you mean 'master'" in msg
+
+
+def test_wrong_type_names_key(tmp_path):
+    root = _root(tmp_path, "graph:\n  max_iterations: lots\n")
+    with pytest.raises(ConfigError, match=r"base/c360.yml: key 'graph.max_iterations'"):
+        load_config("local", conf_root=root)
+
+
+def test_missing_conf_dir_and_env(tmp_path):
+    root = _root(tmp_path, "")
+    with pytest.raises(ConfigError, match="--conf /nonexistent: directory does not exist"):
+        load_config("local", "/nonexistent", conf_root=root)
+    with pytest.raises(ConfigError, match="--env nope"):
+        load_config("nope", conf_root=root)
+
+
+def test_bad_yaml_names_file(tmp_path):
+    root = _root(tmp_path, "spark: [unclosed\n")
+    with pytest.raises(ConfigError, match="base/c360.yml: not valid YAML"):
+        load_config("local", conf_root=root)
+
+
+SRC = """sources:
+  - name: crm
+    kind: person
+    format: csv
+    path: crm/*.csv
+    id: contact_id
+    fields: {first_name: given_name, email: email_address}
+"""
+
+
+def test_source_errors_name_source_and_key(tmp_path):
+    root = _root(tmp_path, "", sources=SRC.replace("first_name:", "frist_name:"))
+    with pytest.raises(ConfigError, match=r"source 'crm'.*frist_name"):
+        load_config("local", conf_root=root)
+    root2 = _root(tmp_path / "2", "", sources=SRC.replace("kind: person", "kind: persona"))
+    with pytest.raises(ConfigError, match=r"sources.yml: source 'crm', key 'kind'"):
+        load_config("local", conf_root=root2)
+
+
+def test_order_source_requires_keys(tmp_path):
+    src = "sources:\n  - {name: o, kind: order, format: csv, path: o.csv, fields: {order_id: id}}\n"
+    root = _root(tmp_path, "", sources=src)
+    with pytest.raises(ConfigError, match=r"source 'o'.*requires field\(s\) \['person_source', 'person_ref', 'order_ts'\]"):
+        load_config("local", conf_root=root)
+
+
+def test_sources_merge_by_name_and_can_be_disabled(tmp_path):
+    root = _root(tmp_path, "", sources=SRC)
+    extra = tmp_path / "mine"
+    extra.mkdir()
+    (extra / "sources.yml").write_text(
+        "sources:\n  - {name: crm, kind: person, format: csv, path: x.csv, enabled: false}\n"
+        "  - {name: shop, kind: person, format: json, path: s/*.json, fields: {email: mail}}\n")
+    cfg = load_config("local", extra, conf_root=root)
+    assert [s.name for s in cfg.sources] == ["crm", "shop"]
+    assert [s.name for s in cfg.enabled_sources] == ["shop"]
+
+
+def test_cli_overrides_paths(tmp_path):
+    cfg = load_config("local", conf_root=REPO / "conf", warehouse="/w", landing="/l")
+    assert (cfg.paths.warehouse, cfg.paths.landing) == ("/w", "/l")
+    assert cfg.system_path == "/w/_system"
