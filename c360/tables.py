@@ -55,8 +55,8 @@ _SPECS = [
        "Rows that could not be parsed or broke the source's declared schema, with the raw text and a reason.",
        write_mode="insert_new"),
     _t("bronze", "ingest_log", ("run_id", "source_system", "_source_file"),
-       "run_id string, source_system string, _source_file string, rows_read long, rows_kept long, "
-       "rows_quarantined long, _ingested_at timestamp", "ingest",
+       "run_id string, source_system string, _source_file string, file_size long, file_mtime long, "
+       "rows_read long, rows_kept long, rows_quarantined long, _ingested_at timestamp", "ingest",
        "Reconciliation per run, source and file: rows read = rows kept + rows quarantined."),
     # ------------------------------------------------------------------ silver
     _t("silver", "person", ("source_system", "source_record_id"),

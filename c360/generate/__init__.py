@@ -1,0 +1,1 @@
+"""Synthetic source data with ground truth."""

@@ -1,0 +1,189 @@
+"""Reading one configured source: file discovery, validation, parsing with corrupt-row capture, and the
+declared-schema checks that send rows to quarantine.
+
+Pure functions over DataFrames where possible; file-system access goes through Hadoop's FileSystem so that
+local paths, HDFS and object stores behave the same.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+from pyspark.sql import Column, DataFrame, SparkSession
+from pyspark.sql import functions as F
+from pyspark.sql import types as T
+from pyspark.sql.utils import AnalysisException
+
+from c360.config import C360Config, SourceConfig
+from c360.errors import SourceError
+
+CORRUPT = "_corrupt_record"
+JSON_SAMPLE_LINES = 2000
+
+_SCHEMA_SPEC = re.compile(r"^\s*(?P<type>\w+(?:\(\d+,\s*\d+\))?)(?P<fmt>\s+[^!]*?)?\s*(?P<nn>not null)?\s*$", re.I)
+_TYPES = {"string", "int", "integer", "long", "bigint", "double", "float", "boolean", "date", "timestamp"}
+
+
+@dataclass(frozen=True)
+class SourceFile:
+    path: str
+    size: int
+    mtime: int
+
+
+@dataclass(frozen=True)
+class ColumnRule:
+    column: str
+    type: str
+    fmt: str | None
+    not_null: bool
+
+
+def resolve_path(cfg: C360Config, source: SourceConfig) -> str:
+    p = source.path
+    if re.match(r"^[a-zA-Z][a-zA-Z0-9+.-]*://", p) or p.startswith("/"):
+        return p
+    return str(Path(cfg.paths.landing).absolute() / p)
+
+
+def list_files(spark: SparkSession, pattern: str) -> list[SourceFile]:
+    """Files matching a glob, through Hadoop's FileSystem (local, HDFS, object stores)."""
+    jvm = spark.sparkContext._jvm
+    hpath = jvm.org.apache.hadoop.fs.Path(pattern)
+    fs = hpath.getFileSystem(spark.sparkContext._jsc.hadoopConfiguration())
+    statuses = fs.globStatus(hpath) or []
+    out = []
+    for st in statuses:
+        if st.isDirectory():
+            for child in fs.listStatus(st.getPath()):
+                name = child.getPath().getName()
+                if child.isFile() and not name.startswith(("_", ".")):
+                    out.append(SourceFile(child.getPath().toString(), child.getLen(), child.getModificationTime()))
+        elif not st.getPath().getName().startswith(("_", ".")):
+            out.append(SourceFile(st.getPath().toString(), st.getLen(), st.getModificationTime()))
+    return sorted(out, key=lambda f: f.path)
+
+
+def parse_rules(source: SourceConfig) -> list[ColumnRule]:
+    """``schema:`` entries such as ``"date dd/MM/yyyy"``, ``"double"``, ``"string not null"``."""
+    rules = []
+    for col, spec in (source.schema_ or {}).items():
+        m = _SCHEMA_SPEC.match(spec)
+        typ = m.group("type").lower() if m else ""
+        if not m or typ not in _TYPES and not typ.startswith("decimal"):
+            raise SourceError(f"source '{source.name}', key 'schema.{col}': cannot read type '{spec}' "
+                              f"(use one of {sorted(_TYPES)}, optionally a format and 'not null')")
+        fmt = (m.group("fmt") or "").strip() or None
+        rules.append(ColumnRule(col, typ, fmt, bool(m.group("nn"))))
+    return rules
+
+
+def _raw_schema(spark: SparkSession, source: SourceConfig, files: list[SourceFile]) -> T.StructType:
+    """The schema raw rows are read with (before the corrupt-record column)."""
+    fmt = source.format
+    first = files[0].path
+    if fmt == "csv":
+        header = spark.read.options(**{**source.options, "inferSchema": "false"}).csv(first).schema
+        return T.StructType([T.StructField(f.name, T.StringType()) for f in header.fields])
+    if fmt == "json":
+        sample: list[str] = []
+        for f in files[:3]:
+            sample += spark.sparkContext.textFile(f.path).take(JSON_SAMPLE_LINES)
+        inferred = spark.read.options(**source.options).json(spark.sparkContext.parallelize(sample)).schema
+        return T.StructType([f for f in inferred.fields if f.name != CORRUPT])
+    if fmt == "parquet":
+        return spark.read.parquet(first).schema
+    return spark.read.format("delta").load(first).schema
+
+
+def read_raw(spark: SparkSession, source: SourceConfig, files: list[SourceFile]) -> DataFrame:
+    """Raw rows of ``files`` with ``_source_file``; text formats keep unparseable lines in ``_corrupt_record``."""
+    schema = _raw_schema(spark, source, files)
+    paths = [f.path for f in files]
+    if source.format in ("csv", "json"):
+        full = T.StructType(schema.fields + [T.StructField(CORRUPT, T.StringType())])
+        reader = (spark.read.options(**source.options).schema(full)
+                  .option("mode", "PERMISSIVE").option("columnNameOfCorruptRecord", CORRUPT))
+        df = reader.csv(paths) if source.format == "csv" else reader.json(paths)
+    elif source.format == "parquet":
+        df = spark.read.options(**source.options).parquet(*paths).withColumn(CORRUPT, F.lit(None).cast("string"))
+    else:
+        df = spark.read.format("delta").load(paths[0]).withColumn(CORRUPT, F.lit(None).cast("string"))
+    return df.withColumn("_source_file", F.col("_metadata.file_path"))
+
+
+def validate_source(spark: SparkSession, cfg: C360Config, source: SourceConfig) -> list[SourceFile]:
+    """Fail with SourceError (exit 2) naming the source and key before anything is written."""
+    pattern = resolve_path(cfg, source)
+    if source.format == "delta":
+        # a Delta source is one table: it is "new" when its version changes
+        from delta.tables import DeltaTable  # noqa: PLC0415
+
+        if not DeltaTable.isDeltaTable(spark, pattern):
+            raise SourceError(f"source '{source.name}', key 'path': {pattern} is not a Delta table")
+        version = DeltaTable.forPath(spark, pattern).history(1).first()["version"]
+        files = [SourceFile(pattern, 0, int(version))]
+    else:
+        files = list_files(spark, pattern)
+    if not files:
+        raise SourceError(f"source '{source.name}', key 'path': no files match {pattern}")
+    rules = parse_rules(source)
+    schema = _raw_schema(spark, source, files)
+    names = {f.name for f in schema.fields}
+    for rule in rules:
+        if rule.column not in names:
+            raise SourceError(f"source '{source.name}', key 'schema.{rule.column}': no column '{rule.column}' "
+                              f"in {files[0].path}; columns: {sorted(names)}")
+    empty = spark.createDataFrame([], schema)
+    exprs = {"id": source.id} if source.id else {}
+    exprs.update({f"fields.{k}": v for k, v in source.fields.items()})
+    for key, expr in exprs.items():
+        try:
+            empty.selectExpr(expr)
+        except AnalysisException as e:
+            first_line = str(e).strip().splitlines()[0]
+            raise SourceError(f"source '{source.name}', key '{key}': '{expr}' does not resolve against "
+                              f"{files[0].path} (columns: {sorted(names)}): {first_line}") from None
+    return files
+
+
+def _check(rule: ColumnRule) -> tuple[Column, Column]:
+    """(is_bad, reason) for one declared column rule."""
+    raw = F.col(rule.column)
+    text = raw.cast("string")
+    present = raw.isNotNull() & (F.trim(text) != "")
+    if rule.type == "timestamp":
+        parsed = F.to_timestamp(text, rule.fmt) if rule.fmt else F.to_timestamp(text)
+    elif rule.type == "date":
+        parsed = F.to_date(text, rule.fmt) if rule.fmt else F.to_date(text)
+    else:
+        parsed = F.expr(f"try_cast(`{rule.column}` AS {rule.type})")
+    fmt = f" in format {rule.fmt}" if rule.fmt else ""
+    bad_type = present & parsed.isNull()
+    reasons = [F.when(bad_type, F.format_string(f"column '{rule.column}': value '%s' is not a {rule.type}{fmt}",
+                                                text))]
+    bad = bad_type
+    if rule.not_null:
+        missing = ~present
+        reasons.append(F.when(missing, F.lit(f"column '{rule.column}': required value is missing")))
+        bad = bad | missing
+    return bad, F.concat_ws("; ", *reasons)
+
+
+def with_quarantine_reason(raw_df: DataFrame, source: SourceConfig) -> DataFrame:
+    """Adds ``_reason``: null for a good row, else why it is rejected (corrupt text or broken rules)."""
+    fmt = source.format.upper()
+    corrupt_reason = F.when(F.col(CORRUPT).isNotNull(),
+                            F.lit(f"unparseable {fmt} row (malformed or wrong number of columns)"))
+    checks = [_check(r) for r in parse_rules(source)]
+    rule_reason = F.concat_ws("; ", *[F.when(bad, reason) for bad, reason in checks]) if checks else F.lit("")
+    reason = F.coalesce(corrupt_reason, F.when(rule_reason != "", rule_reason))
+    return raw_df.withColumn("_reason", reason)
+
+
+def raw_text(df: DataFrame) -> Column:
+    """The row as it came: the corrupt line for text formats, else the row as JSON."""
+    data_cols = [c for c in df.columns if c not in (CORRUPT, "_source_file", "_reason")]
+    return F.coalesce(F.col(CORRUPT), F.to_json(F.struct(*data_cols)))
