@@ -23,6 +23,7 @@ from importlib import resources
 from pathlib import Path
 
 import numpy as np
+import phonenumbers
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -145,6 +146,9 @@ class Generator:
         for n, c in zip(nick["nickname"], nick["canonical"], strict=True):
             if n != c:
                 self.nicknames.setdefault(c, []).append(n)
+        # allocated Australian mobile ranges (04XY), as libphonenumber knows them
+        self.mobile_prefixes = np.array([f"0{p}" for p in range(400, 500) if phonenumbers.is_valid_number(
+            phonenumbers.parse(f"0{p}123456", "AU"))])
         rng = np.random.default_rng([params.seed, 10**6])
         self.suburbs = np.array([f"{a}{b}" for a, b in zip(rng.choice(SYL_A, 400), rng.choice(SYL_B, 400),
                                                           strict=True)])
@@ -192,7 +196,8 @@ class Generator:
              np.char.add(np.char.add(ascii_first, ascii_last), num)],
             np.char.add(np.char.add(np.char.add(ascii_last, "_"), ascii_first), num))
         email = np.char.add(np.char.add(local, "@"), rng.choice(EMAIL_DOMAINS, n, p=[.4, .15, .1, .1, .1, .15]))
-        phone = np.char.add("04", np.char.zfill(rng.integers(0, 10**8, n).astype(str), 8))
+        prefix = self.mobile_prefixes[rng.integers(0, len(self.mobile_prefixes), n)]
+        phone = np.char.add(prefix, np.char.zfill(rng.integers(0, 10**6, n).astype(str), 6))
         sub = rng.integers(0, len(self.suburbs), n)
         street = np.char.add(np.char.add(rng.choice(STREET_NAMES, n), " "), rng.choice(STREET_TYPES, n))
         start_s = p.start.timestamp()

@@ -23,6 +23,10 @@ class DuplicateKeyError(C360Error, ValueError):
     pass
 
 
+#: (session, table) -> location registered in that session's catalog
+_REGISTERED: dict[tuple[int, str], str] = {}
+
+
 def exists(cfg: C360Config, spec: TableSpec) -> bool:
     return (Path(spec.path(cfg)) / "_delta_log").is_dir()
 
@@ -48,8 +52,12 @@ def _check_unique(df: DataFrame, spec: TableSpec) -> None:
 
 def write_table(spark: SparkSession, cfg: C360Config, spec: TableSpec, df: DataFrame,
                 mode: WriteMode | None = None, replace_where: str | None = None,
-                check_unique: bool = True) -> None:
-    """Write ``df`` to the table idempotently; creates and registers the table on the first write."""
+                check_unique: bool = True, update_when: str | None = None) -> None:
+    """Write ``df`` to the table idempotently; creates and registers the table on the first write.
+
+    ``update_when``: with ``merge``, a condition on ``t`` (target) and ``s`` (source) for replacing a matched
+    row, e.g. ``"s.updated_at >= t.updated_at"`` so that a late, older version never overwrites a newer one.
+    """
     mode = mode or spec.write_mode
     check_columns(df, spec)
     path = spec.path(cfg)
@@ -70,7 +78,7 @@ def write_table(spark: SparkSession, cfg: C360Config, spec: TableSpec, df: DataF
         cond = " AND ".join(f"t.`{k}` <=> s.`{k}`" for k in spec.keys)
         merge = DeltaTable.forPath(spark, path).alias("t").merge(df.alias("s"), cond).withSchemaEvolution()
         if mode == "merge":
-            merge = merge.whenMatchedUpdateAll()
+            merge = merge.whenMatchedUpdateAll(condition=update_when)
         merge.whenNotMatchedInsertAll().execute()
     register_table(spark, cfg, spec)
 
@@ -79,9 +87,16 @@ def register_table(spark: SparkSession, cfg: C360Config, spec: TableSpec) -> boo
     """Register ``<layer>.<name>`` in the session catalog if the table exists on disk."""
     if not exists(cfg, spec):
         return False
+    location = spec.path(cfg)
+    if _REGISTERED.get((id(spark), spec.fqn)) == location:
+        return True
     spark.sql(f"CREATE SCHEMA IF NOT EXISTS {spec.layer}")
-    location = spec.path(cfg).replace("'", "\\'")
-    spark.sql(f"CREATE TABLE IF NOT EXISTS {spec.layer}.`{spec.name}` USING DELTA LOCATION '{location}'")
+    # an entry pointing elsewhere (another --warehouse in this session) is re-pointed; dropping an
+    # external table's entry never touches its files
+    spark.sql(f"DROP TABLE IF EXISTS {spec.layer}.`{spec.name}`")
+    quoted = location.replace("'", "\\'")
+    spark.sql(f"CREATE TABLE {spec.layer}.`{spec.name}` USING DELTA LOCATION '{quoted}'")
+    _REGISTERED[(id(spark), spec.fqn)] = location
     return True
 
 

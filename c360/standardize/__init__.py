@@ -1,0 +1,1 @@
+"""Standardisation of bronze rows into typed, de-duplicated silver tables."""
