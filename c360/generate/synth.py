@@ -659,7 +659,7 @@ class Generator:
 
     def _inject(self, rng, body: list[str], path: Path, source: str, breakers) -> list[str]:
         """Replace a share of rows by malformed ones; each is recorded in the truth."""
-        k = rng.binomial(len(body), self.p.malformed_rate) if body else 0
+        k = rng.binomial(len(body), self.p.malformed_rate) if body and breakers else 0
         for i in rng.choice(len(body), size=k, replace=False) if k else []:
             kind, broken = breakers[int(rng.integers(0, len(breakers)))](body[i])
             body[i] = broken
