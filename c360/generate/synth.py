@@ -23,8 +23,8 @@ from importlib import resources
 from pathlib import Path
 
 import numpy as np
-import phonenumbers
 import pandas as pd
+import phonenumbers
 import pyarrow as pa
 import pyarrow.parquet as pq
 from unidecode import unidecode

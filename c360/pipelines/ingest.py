@@ -15,7 +15,14 @@ from pyspark.sql import functions as F
 
 from c360.config import C360Config, SourceConfig
 from c360.errors import C360Error
-from c360.ingest.sources import CORRUPT, SourceFile, raw_text, read_raw, validate_source, with_quarantine_reason
+from c360.ingest.sources import (
+    CORRUPT,
+    SourceFile,
+    raw_text,
+    read_raw,
+    validate_source,
+    with_quarantine_reason,
+)
 from c360.io.delta import exists, read_table, write_table
 from c360.log import get_logger
 from c360.pipelines import JobContext

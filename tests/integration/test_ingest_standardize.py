@@ -53,7 +53,7 @@ def test_generator_is_deterministic(tmp_path):
 
 
 def test_generator_truth_covers_every_person_record(sample):
-    truth = pd.read_parquet(sample["landing"] / "_truth", engine="pyarrow") if False else pd.concat(
+    truth = pd.concat(
         pd.read_parquet(p) for p in (sample["landing"] / "_truth").glob("person_records_*.parquet"))
     assert set(truth["source_system"]) == {"crm", "webshop", "loyalty"}
     assert truth["person_id"].nunique() == PEOPLE  # everyone is known to at least one system
@@ -71,7 +71,7 @@ def test_reconciliation_matches_generator_truth(spark, sample):
     assert (per_source["rows_read"] == per_source["rows_kept"] + per_source["rows_quarantined"]).all()
     planted = malformed.groupby("source").size()
     assert per_source["rows_quarantined"][per_source["rows_quarantined"] > 0].to_dict() == planted.to_dict()
-    for source, n in manifest["rows"].items():
+    for source in manifest["rows"]:
         kept = read_table(spark, cfg, bronze_table(source)).count()
         assert kept == per_source.loc[source, "rows_kept"]
 
@@ -209,7 +209,6 @@ def test_user_source_mapped_only_through_conf(spark, tmp_path, capsys):
     args = ["--env", "test", "--conf", str(conf), "--landing", str(landing), "--warehouse", str(tmp_path / "wh")]
     assert main(["ingest", *args]) == 0
     assert main(["standardize", *args]) == 0
-    cfg = _cfg(tmp_path, landing, conf)
     cfg = load_config("test", conf, conf_root=REPO / "conf", warehouse=str(tmp_path / "wh"), landing=str(landing))
     rows = {r["source_record_id"]: r for r in read_table(spark, cfg, TABLES["silver.person"]).collect()}
     assert rows["X1"]["source_system"] == "partners"

@@ -1,0 +1,60 @@
+"""`make bench ARGS="--people 10000 100000"`: time generate, ingest and standardize at several sizes.
+
+Each size runs in a fresh Spark session (a subprocess per stage, as a scheduler would run them) on the
+local configuration, and appends one line per stage to bench/results.csv with the machine and the date.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import datetime as dt
+import os
+import platform
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+STAGES = ("generate", "ingest", "standardize")
+
+
+def _machine() -> str:
+    mem = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
+    return f"{platform.machine()} {os.cpu_count()} cores {mem:.0f} GiB, {platform.system()}"
+
+
+def main(argv: list[str]) -> int:
+    p = argparse.ArgumentParser(prog="python -m bench")
+    p.add_argument("--people", type=int, nargs="+", default=[10_000, 100_000])
+    p.add_argument("--work", default="data/bench")
+    p.add_argument("--env", default="local")
+    p.add_argument("--out", default="bench/results.csv")
+    a = p.parse_args(argv)
+    out = Path(a.out)
+    new = not out.exists()
+    with out.open("a", newline="") as f:
+        w = csv.writer(f)
+        if new:
+            w.writerow(["date", "machine", "people", "stage", "seconds", "seconds_per_1k_people"])
+        for n in a.people:
+            root = Path(a.work) / str(n)
+            shutil.rmtree(root, ignore_errors=True)
+            base = [sys.executable, "-m", "c360"]
+            common = ["--env", a.env, "--landing", str(root / "landing"), "--warehouse", str(root / "warehouse")]
+            for stage in STAGES:
+                cmd = base + [stage] + common + (["--people", str(n), "--out", str(root / "landing")]
+                                                 if stage == "generate" else [])
+                t0 = time.perf_counter()
+                subprocess.run(cmd, check=True)
+                secs = time.perf_counter() - t0
+                row = [dt.date.today().isoformat(), _machine(), n, stage, round(secs, 1), round(secs / n * 1000, 3)]
+                w.writerow(row)
+                f.flush()
+                print(f"bench: {n} people, {stage}: {secs:.1f} s", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
