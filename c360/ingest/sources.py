@@ -110,7 +110,9 @@ def read_raw(spark: SparkSession, source: SourceConfig, files: list[SourceFile])
     elif source.format == "parquet":
         df = spark.read.options(**source.options).parquet(*paths).withColumn(CORRUPT, F.lit(None).cast("string"))
     else:
+        # a Delta source is one unit: its rows are replaced together when the table's version changes
         df = spark.read.format("delta").load(paths[0]).withColumn(CORRUPT, F.lit(None).cast("string"))
+        return df.withColumn("_source_file", F.lit(paths[0]))
     return df.withColumn("_source_file", F.col("_metadata.file_path"))
 
 

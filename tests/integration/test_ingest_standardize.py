@@ -243,3 +243,27 @@ def test_misconfigured_sources_fail_before_writing(tmp_path, capsys):
         assert code == 2, (label, err)
         assert "source 'crm'" in err and message in err, (label, err)
         assert not (wh / "bronze").exists(), label
+
+
+def _only(conf: Path, extra: str) -> None:
+    """A sources.yml that disables the sample sources and adds ``extra``."""
+    conf.mkdir(exist_ok=True)
+    disabled = "".join(f"  - {{name: {n}, enabled: false, kind: person, format: csv, path: x}}\n" for n in (
+        "crm", "webshop", "loyalty", "orders", "order_lines", "products", "clickstream", "support", "enrichment",
+        "social", "campaign_responses"))
+    (conf / "sources.yml").write_text("sources:\n" + disabled + extra)
+
+
+def test_delta_source_is_ingested_once_per_version(spark, tmp_path):
+    src = tmp_path / "landing" / "members_delta"
+    spark.createDataFrame([("M1", "Ann", "Lee"), ("M2", "Bob", "Ray")], "mid string, fn string, ln string") \
+        .write.format("delta").save(str(src))
+    conf = tmp_path / "conf"
+    _only(conf, "  - {name: members, kind: person, format: delta, path: members_delta, id: mid, "
+                "fields: {first_name: fn, last_name: ln}}\n")
+    cfg = _cfg(tmp_path, tmp_path / "landing", conf)
+    assert run_job("ingest", JobContext(cfg))["rows_read"] == 2
+    assert run_job("ingest", JobContext(cfg))["files"] == 0
+    run_job("standardize", JobContext(cfg))
+    names = {r["first_name_canonical"] for r in read_table(spark, cfg, TABLES["silver.person"]).collect()}
+    assert names == {"anne", "robert"}  # nicknames.csv: ann -> anne, bob -> robert
