@@ -84,7 +84,7 @@ def _simple_job(name: str) -> None:
     cli.command(name=name, help=job.summary + suffix)(command)
 
 
-for _name in ("ingest", "standardize", "resolve", "sessionize", "features", "train", "score", "publish",
+for _name in ("ingest", "standardize", "sessionize", "features", "train", "score", "publish",
               "quality", "report"):
     _simple_job(_name)
 
@@ -97,6 +97,14 @@ for _name in ("ingest", "standardize", "resolve", "sessionize", "features", "tra
 def generate(env, conf_dir, warehouse, landing, people, seed, out):
     ctx = _context(env, conf_dir, warehouse, landing)
     _execute("generate", ctx, people=people, seed=seed, out=out)
+
+
+@cli.command(help=JOBS["resolve"].summary)
+@common_options(with_as_of=False)
+@click.option("--retrain", is_flag=True, help="Re-estimate the matching model (m, u, term frequencies).")
+@click.option("--full", is_flag=True, help="Re-score every candidate pair, not only new and changed records.")
+def resolve(env, conf_dir, warehouse, landing, retrain, full):
+    _execute("resolve", _context(env, conf_dir, warehouse, landing), retrain=retrain, full=full)
 
 
 @cli.command(help=JOBS["profile"].summary + (" [not built yet]" if not is_built("profile") else ""))

@@ -96,6 +96,92 @@ class StandardizeConfig(_Model):
     )
 
 
+class BlockingRule(_Model):
+    name: str
+    #: Spark SQL expressions over silver.person columns; records with equal (non-null) values are compared
+    keys: list[str] = Field(min_length=1)
+    #: a key shared by more records than this is skipped and reported (default: blocking.max_block_size)
+    max_block_size: int | None = Field(None, ge=2)
+
+
+class BlockingConfig(_Model):
+    max_block_size: int = Field(200, ge=2)
+    rules: list[BlockingRule] = Field(default_factory=list)
+
+
+class ComparisonConfig(_Model):
+    #: the comparison's name: its level appears under this name in silver.identity_edges
+    name: str
+    #: a comparison of the library in c360/resolve/comparisons.py
+    type: Literal["exact", "name", "email", "phone", "date", "string"]
+    column: str
+    #: name: a column holding the nickname-canonical form (bob -> robert)
+    canonical: str | None = None
+    #: name: the other name part, to recognise first and last names written the other way round
+    swap_with: str | None = None
+    #: Jaro-Winkler similarity thresholds, best first (name, email, string)
+    thresholds: list[float] = Field(default_factory=lambda: [0.92, 0.8])
+    #: term-frequency adjustment of the exact level (common values weigh less)
+    tf_adjust: bool = False
+
+
+class RuleConfig(_Model):
+    name: str
+    #: Spark SQL predicate; over l_<column>/r_<column> (deterministic) or comparison levels (cannot_link)
+    when: str
+
+
+class EMConfig(_Model):
+    max_iterations: int = Field(100, ge=1)
+    tolerance: float = Field(1e-6, gt=0)
+    #: fewer candidate pairs than this: m keeps its starting values (EM needs data)
+    min_pairs: int = Field(1000, ge=0)
+    initial_match_share: float = Field(0.3, gt=0, lt=1)
+
+
+class ClusterConfig(_Model):
+    #: edges at or above this probability form cores; weaker edges join two multi-record cores only when
+    #: at least `min_bridge_edges` of them agree (a single weak edge between two groups is held for review)
+    strong_probability: float = Field(0.999, gt=0, le=1)
+    min_bridge_edges: int = Field(2, ge=1)
+    #: a cluster larger than this is split back into its cores and flagged for review
+    max_cluster_size: int = Field(50, ge=2)
+
+
+class LoginLinkConfig(_Model):
+    enabled: bool = True
+    #: a cookie that logged into more person records than this is a shared device: not used for linking
+    max_records_per_cookie: int = Field(2, ge=1)
+
+
+class SurvivorshipRule(_Model):
+    #: attribute family: its attributes are taken together from one winning record
+    family: str
+    attributes: list[str] = Field(min_length=1)
+    rule: Literal["source_priority", "most_recent", "most_complete", "most_frequent"]
+    #: source_priority: system-of-record order for this family (default: each source's `priority`)
+    sources: list[str] = Field(default_factory=list)
+
+
+class ResolveConfig(_Model):
+    seed: int = 42
+    blocking: BlockingConfig = Field(default_factory=BlockingConfig)
+    comparisons: list[ComparisonConfig] = Field(default_factory=list)
+    #: pairs that are certainly the same person (probability 1)
+    deterministic: list[RuleConfig] = Field(default_factory=list)
+    #: pairs that are never linked whatever their weight (over comparison levels, e.g. households)
+    cannot_link: list[RuleConfig] = Field(default_factory=list)
+    #: random record pairs drawn to estimate u probabilities
+    u_sample_pairs: int = Field(1_000_000, ge=100)
+    #: smallest frequency a term-frequency adjustment uses
+    tf_minimum: float = Field(1e-6, gt=0, lt=1)
+    match_probability: float = Field(0.9, gt=0, lt=1)
+    em: EMConfig = Field(default_factory=EMConfig)
+    cluster: ClusterConfig = Field(default_factory=ClusterConfig)
+    login_links: LoginLinkConfig = Field(default_factory=LoginLinkConfig)
+    survivorship: list[SurvivorshipRule] = Field(default_factory=list)
+
+
 class SourceConfig(_Model):
     name: str
     kind: SourceKind
@@ -141,6 +227,7 @@ class C360Config(_Model):
     generate: GenerateConfig = Field(default_factory=GenerateConfig)
     ingest: IngestConfig = Field(default_factory=IngestConfig)
     standardize: StandardizeConfig = Field(default_factory=StandardizeConfig)
+    resolve: ResolveConfig = Field(default_factory=ResolveConfig)
     sources: list[SourceConfig] = Field(default_factory=list)
     #: where each top-level key and each source came from (for messages); not read from YAML
     origins: dict[str, str] = Field(default_factory=dict, exclude=True)

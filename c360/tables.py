@@ -41,9 +41,22 @@ BRONZE_META = {"_source_system": "string", "_ingested_at": "timestamp", "_source
                "_row_hash": "string"}
 
 
+def _split_top_level(text: str) -> list[str]:
+    """Split "a int, b map<string,string>" on the commas outside angle brackets."""
+    parts, depth, cur = [], 0, ""
+    for ch in text:
+        depth += {"<": 1, ">": -1}.get(ch, 0)
+        if ch == "," and depth == 0:
+            parts.append(cur)
+            cur = ""
+        else:
+            cur += ch
+    return [*parts, cur]
+
+
 def _t(layer: Layer, name: str, keys: tuple[str, ...], columns: str, producer: str, description: str,
        **kw) -> TableSpec:
-    cols = dict(c.strip().split(" ", 1) for c in columns.split(",") if c.strip())
+    cols = dict(c.strip().split(" ", 1) for c in _split_top_level(columns) if c.strip())
     return TableSpec(layer, name, keys, cols, producer, description, **kw)
 
 
@@ -85,15 +98,26 @@ _SPECS = [
        "Campaign responses (accepted / declined / ignored)."),
     _t("silver", "customer_xref", ("source_system", "source_record_id"),
        "source_system string, source_record_id string, customer_id string, match_probability double",
-       "resolve", "One row per source person record: the customer it belongs to."),
+       "resolve",
+       "One row per source person record (record_type person) and per logged-in cookie (record_type cookie): "
+       "the customer it belongs to."),
     _t("silver", "identity_edges", ("left_key", "right_key"),
-       "left_key string, right_key string, match_weight double, match_probability double", "resolve",
-       "Match edges with the evidence behind them (comparison levels and weights)."),
-    _t("silver", "golden_customer", ("customer_id",), "customer_id string", "resolve",
-       "One row per customer_id: survivorship applied, with per-attribute lineage."),
-    _t("silver", "customer_id_history", ("customer_id", "event", "run_id"),
-       "customer_id string, event string, run_id string", "resolve",
-       "Created, merged (retired id) and split customer ids across runs."),
+       "left_key string, right_key string, blocked_by array<string>, levels map<string,string>, "
+       "weights map<string,double>, match_weight double, match_probability double, decision string", "resolve",
+       "Every scored candidate pair with the evidence (blocking rules, comparison levels, weights) and the "
+       "decision: match, no_match, cannot_link or review.", write_mode="overwrite"),
+    _t("silver", "golden_customer", ("customer_id",), "customer_id string, record_count long, lineage "
+       "map<string,struct<source_system:string,source_record_id:string,rule:string,updated_at:timestamp>>",
+       "resolve", "One row per customer_id: survivorship applied, with per-attribute lineage.",
+       write_mode="overwrite"),
+    _t("silver", "customer_id_history", ("customer_id", "event", "run_id", "related_id"),
+       "customer_id string, event string, related_id string, run_id string, at timestamp", "resolve",
+       "Created, merged (related_id: the retired id) and split (related_id: the earlier id) customer ids.",
+       write_mode="insert_new"),
+    _t("silver", "object_xref", ("object_type", "source_system", "object_id"),
+       "object_type string, source_system string, object_id string, customer_id string, link_method string",
+       "resolve", "Orders, tickets, campaign responses and social profiles re-keyed to customer_id.",
+       write_mode="overwrite"),
     _t("silver", "web_sessions", ("session_id",),
        "session_id string, anonymous_id string, customer_id string, session_start timestamp, "
        "session_end timestamp, duration_s long, page_views long", "sessionize", "Web sessions and profiles."),

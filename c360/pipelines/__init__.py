@@ -32,7 +32,7 @@ JOBS: dict[str, Job] = {j.name: j for j in [
     Job("standardize", "Standardise bronze into silver (person, orders, events, ...), de-duplicated.",
         "c360.pipelines.standardize"),
     Job("resolve", "Identity resolution: blocking, scoring, clustering into customer_id; survivorship.",
-        None, "identity resolution and survivorship"),
+        "c360.pipelines.resolve"),
     Job("sessionize", "Web sessions and session profiles from silver.events, stitched to customers.",
         None, "behaviour and customer metrics"),
     Job("features", "Customer features: RFM, profitability, CLV, lifecycle, segments, sentiment.",
@@ -44,9 +44,8 @@ JOBS: dict[str, Job] = {j.name: j for j in [
     Job("report", "Write the scorecard report.", None, "the gold table"),
     Job("profile", "Show a single customer's profile.", None, "the gold table"),
     Job("evaluate-identity", "Precision/recall/F1 and B-cubed of identity resolution against ground truth.",
-        None, "identity resolution and survivorship"),
-    Job("explain-match", "Show why two records were or were not linked.", None,
-        "identity resolution and survivorship"),
+        "c360.pipelines.evaluate_identity"),
+    Job("explain-match", "Show why two records were or were not linked.", "c360.pipelines.explain_match"),
     Job("forget", "Erase a person from every table (right to be forgotten).", None, "production hardening"),
 ]}
 

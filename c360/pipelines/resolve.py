@@ -1,0 +1,256 @@
+"""`c360 resolve`: silver.person -> one stable customer_id per real person, and the golden record.
+
+Steps: records and blocking keys -> candidate pairs (skewed keys skipped and reported) -> Fellegi-Sunter
+model (trained on the first run, when the comparisons or blocking change, or with ``--retrain``; reused
+otherwise) -> scored pairs (``silver.identity_edges``; a pair whose two records are unchanged since the
+last run keeps its stored score, so only new and changed records are compared) -> guarded clustering
+with cookie logins -> stable ids (``silver.customer_xref``, ``silver.customer_id_history``) -> golden
+records (``silver.golden_customer``) and object re-keying (``silver.object_xref``).
+
+``--full`` re-scores every pair with the stored model; its result equals the incremental run's.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import math
+import time
+
+from pyspark.sql import DataFrame
+from pyspark.sql import functions as F
+
+from c360.io.delta import exists, read_table, write_table
+from c360.log import get_logger
+from c360.pipelines import JobContext
+from c360.resolve import model as M
+from c360.resolve.blocking import candidate_pairs, compare, compare_columns, prepare_records, with_sides
+from c360.resolve.cluster import assign_ids, guarded_clusters
+from c360.resolve.comparisons import Comparison, build
+from c360.resolve.links import login_links, object_links
+from c360.resolve.survivorship import golden_records
+from c360.tables import table
+
+log = get_logger(__name__)
+
+
+def _hash_order(seed: int):
+    return F.xxhash64(F.col("rk"), F.lit(seed))
+
+
+def estimate_u(records: DataFrame, comparisons: list[Comparison], columns: list[str], n_pairs: int,
+               seed: int) -> tuple[dict[str, list[float]], int]:
+    """u from about ``n_pairs`` random record pairs: a seeded sample of k records paired with each other."""
+    k = max(2, math.ceil(math.sqrt(2 * n_pairs)))
+    sample = records.select("rk", *columns).orderBy(_hash_order(seed)).limit(k).localCheckpoint()
+    a = sample.select(F.col("rk").alias("rk_l"), *[F.col(c).alias(f"l_{c}") for c in columns])
+    b = sample.select(F.col("rk").alias("rk_r"), *[F.col(c).alias(f"r_{c}") for c in columns])
+    pairs = compare(a.crossJoin(b).where(F.col("rk_l") < F.col("rk_r")), comparisons)
+    rows = pairs.groupBy(*[f"g_{c.name}" for c in comparisons]).count().collect()
+    counts: dict[str, dict[int, int]] = {c.name: {} for c in comparisons}
+    total = 0
+    for r in rows:
+        total += r["count"]
+        for c in comparisons:
+            g = r[f"g_{c.name}"]
+            counts[c.name][g] = counts[c.name].get(g, 0) + r["count"]
+    return M.u_from_counts(comparisons, counts), total
+
+
+def score(cmp: DataFrame, model: M.FSModel, comparisons: list[Comparison], ctx: JobContext) -> DataFrame:
+    """Compared pairs -> weights, probability, rules and decision (identity_edges rows)."""
+    r = ctx.cfg.resolve
+    df = cmp.withColumns(M.weight_columns(model, comparisons))
+    tf_cols = []
+    for c in comparisons:
+        if c.config.tf_adjust:
+            tf_df = ctx.spark.read.parquet(M.tf_path(ctx.cfg, c.name))
+            df = M.tf_adjustment(df, model, c, tf_df, r.tf_minimum)
+            tf_cols.append(c.name)
+    weight = {c.name: F.col(f"w_{c.name}") + (F.col(f"tf_{c.name}") if c.name in tf_cols else F.lit(0.0))
+              for c in comparisons}
+    total = F.lit(model.prior_weight)
+    for w in weight.values():
+        total = total + w
+    df = df.withColumn("match_weight", total)
+    df = df.withColumn("match_probability", F.lit(1.0) / (F.lit(1.0) + F.pow(F.lit(2.0), -F.col("match_weight"))))
+    df = df.withColumns({c.name: c.label() for c in comparisons})
+    det = F.array(*[F.when(F.expr(x.when), F.lit(x.name)) for x in r.deterministic]) if r.deterministic \
+        else F.array().cast("array<string>")
+    never = F.array(*[F.when(F.expr(x.when), F.lit(x.name)) for x in r.cannot_link]) if r.cannot_link \
+        else F.array().cast("array<string>")
+    df = (df.withColumn("deterministic_rules", F.filter(det, lambda x: x.isNotNull()))
+          .withColumn("cannot_link_rules", F.filter(never, lambda x: x.isNotNull())))
+    above = F.col("match_probability") >= r.match_probability
+    decision = (F.when(F.size("deterministic_rules") > 0, "match")
+                .when(above & (F.size("cannot_link_rules") > 0), "cannot_link")
+                .when(above, "match").otherwise("no_match"))
+    levels = F.create_map(*[x for c in comparisons for x in (F.lit(c.name), F.col(c.name))])
+    weights = F.create_map(*[x for c in comparisons for x in (F.lit(c.name), weight[c.name])])
+    return df.select(
+        F.col("rk_l").alias("left_key"), F.col("rk_r").alias("right_key"), "blocked_by",
+        levels.alias("levels"), weights.alias("weights"), *[f"g_{c.name}" for c in comparisons],
+        "match_weight", "match_probability", "deterministic_rules", "cannot_link_rules",
+        decision.alias("decision"), F.col("l_rec_hash").alias("left_hash"), F.col("r_rec_hash").alias("right_hash"),
+        F.lit(model.fingerprint + "@" + model.trained_at).alias("model_version"))
+
+
+def _train(ctx: JobContext, records: DataFrame, pairs: DataFrame, comparisons: list[Comparison],
+           columns: list[str]) -> M.FSModel:
+    cfg, r = ctx.cfg, ctx.cfg.resolve
+    u, sampled = estimate_u(records, comparisons, columns, r.u_sample_pairs, r.seed)
+    for c in comparisons:
+        if c.config.tf_adjust:
+            M.term_frequencies(records, c.config.column).write.mode("overwrite").parquet(M.tf_path(cfg, c.name))
+    cmp = compare(with_sides(pairs, records, columns), comparisons)
+    g_cols = [f"g_{c.name}" for c in comparisons]
+    rows = cmp.groupBy(*g_cols, "blocked_by").count().collect()
+    patterns = [(tuple(row[g] for g in g_cols), tuple(row["blocked_by"]), row["count"]) for row in rows]
+    rules = {b.name: b.keys for b in r.blocking.rules}
+    model = M.train(comparisons, patterns, rules, u, cfg, records.count())
+    model.diagnostics["u_random_pairs"] = sampled
+    M.save(cfg, model)
+    log.info("resolve: model trained", match_share=round(model.match_share, 4), u_pairs=sampled,
+             patterns=len(patterns))
+    return model
+
+
+def run(ctx: JobContext, retrain: bool = False, full: bool = False) -> dict:
+    spark, cfg = ctx.spark, ctx.cfg
+    r = cfg.resolve
+    run_id = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%S%f")
+    t0 = time.perf_counter()
+
+    def step(name: str, **kw) -> None:
+        log.info(f"resolve: {name}", seconds=round(time.perf_counter() - t0, 1), **kw)
+
+    comparisons = build(r.comparisons)
+    person = read_table(spark, cfg, table("silver.person"))
+    records = prepare_records(person, r, comparisons).localCheckpoint()
+    n_records = records.count()
+    columns = [*compare_columns(comparisons, r, records.columns), "rec_hash"]
+    pairs, blocking_report = candidate_pairs(records, r)
+    pairs = pairs.localCheckpoint()
+    n_pairs = pairs.count()
+    step("candidate pairs", records=n_records, pairs=n_pairs)
+    facts: dict = {"records": n_records, "candidate_pairs": n_pairs,
+                   "reduction_ratio": round(1 - n_pairs / max(n_records * (n_records - 1) / 2, 1), 6)}
+    for b in blocking_report:
+        if b["skipped_keys"]:
+            log.warning(f"blocking rule {b['rule']}: {b['skipped_keys']} key(s) shared by more than "
+                        f"{b['max_block_size']} records skipped", records=b["skipped_records"],
+                        largest=b["largest_skipped"][:3])
+
+    model = M.load(cfg)
+    retrained = retrain or model is None or model.fingerprint != M.fingerprint(cfg)
+    if retrained:
+        model = _train(ctx, records, pairs, comparisons, columns)
+
+    # ------------------------------------------------------------------ score (only what changed)
+    edges_spec = table("silver.identity_edges")
+    version = model.fingerprint + "@" + model.trained_at
+    to_score, reused = pairs, None
+    if not (full or retrained) and exists(cfg, edges_spec):
+        old = read_table(spark, cfg, edges_spec).where(F.col("model_version") == version)
+        hashes = records.select("rk", "rec_hash")
+        current = (pairs.join(hashes.select(F.col("rk").alias("rk_l"), F.col("rec_hash").alias("left_hash")), "rk_l")
+                   .join(hashes.select(F.col("rk").alias("rk_r"), F.col("rec_hash").alias("right_hash")), "rk_r"))
+        keys = [F.col("rk_l").alias("left_key"), F.col("rk_r").alias("right_key"), "left_hash", "right_hash"]
+        reused = (current.select(*keys, F.col("blocked_by").alias("_bb"))
+                  .join(old, ["left_key", "right_key", "left_hash", "right_hash"])
+                  .withColumn("blocked_by", F.col("_bb")).drop("_bb"))
+        to_score = pairs.join(reused.select(F.col("left_key").alias("rk_l"), F.col("right_key").alias("rk_r")),
+                              ["rk_l", "rk_r"], "left_anti")
+    scored = score(compare(with_sides(to_score, records, columns), comparisons), model, comparisons, ctx)
+    if reused is not None:
+        scored = scored.unionByName(reused.select(*scored.columns))
+    scored = scored.localCheckpoint()
+    facts["pairs_scored"] = n_pairs - (reused.count() if reused is not None else 0)
+    step("pairs scored", scored=facts["pairs_scored"])
+
+    # ------------------------------------------------------------------ cluster
+    logins, login_report = login_links(spark, cfg, records.select("rk"))
+    vertices = records.select(F.col("rk").alias("id"), F.lit(True).alias("is_record")).unionByName(
+        logins.select(F.col("cookie").alias("id"), F.lit(False).alias("is_record")).distinct())
+    matches = scored.where("decision = 'match'")
+    is_strong = (F.col("match_probability") >= r.cluster.strong_probability) | (F.size("deterministic_rules") > 0)
+    strong = matches.where(is_strong).select(F.col("left_key").alias("src"), F.col("right_key").alias("dst")) \
+        .unionByName(logins.select(F.col("cookie").alias("src"), F.col("rk").alias("dst")))
+    weak = matches.where(~is_strong).select(F.col("left_key").alias("src"), F.col("right_key").alias("dst"))
+    clusters, held, cluster_report = guarded_clusters(vertices, strong, weak, r.cluster, cfg.graph)
+    edges = (scored.join(held.select(F.col("src").alias("left_key"), F.col("dst").alias("right_key"),
+                                     F.lit(True).alias("_held")), ["left_key", "right_key"], "left")
+             .withColumn("decision", F.when(F.col("_held"), F.lit("review")).otherwise(F.col("decision")))
+             .drop("_held").withColumn("run_id", F.lit(run_id)))
+
+    # ------------------------------------------------------------------ stable ids
+    xref_spec, hist_spec = table("silver.customer_xref"), table("silver.customer_id_history")
+    previous = history = None
+    if exists(cfg, xref_spec):
+        previous = read_table(spark, cfg, xref_spec).select(
+            F.concat_ws(":", "source_system", "source_record_id").alias("id"), "customer_id")
+    if exists(cfg, hist_spec):
+        history = read_table(spark, cfg, hist_spec)
+    assigned, events = assign_ids(clusters, previous, history, run_id)
+    assigned = assigned.localCheckpoint()
+    step("clustered, ids assigned")
+
+    # match probability of a record: its strongest match edge inside its customer (1.0 when alone)
+    cid = assigned.select(F.col("id").alias("k"), "customer_id")
+    inside = (matches.join(cid.withColumnRenamed("k", "left_key").withColumnRenamed("customer_id", "cl"), "left_key")
+              .join(cid.withColumnRenamed("k", "right_key").withColumnRenamed("customer_id", "cr"), "right_key")
+              .where("cl = cr"))
+    best = (inside.select(F.col("left_key").alias("k"), "match_probability")
+            .unionByName(inside.select(F.col("right_key").alias("k"), "match_probability"))
+            .groupBy("k").agg(F.max("match_probability").alias("match_probability")))
+    rec_meta = records.select(F.col("rk").alias("k"), "source_system", "source_record_id", "rec_hash",
+                              F.lit("person").alias("record_type"))
+    cookie_meta = logins.select(F.col("cookie").alias("k"), "source_system",
+                                F.col("anonymous_id").alias("source_record_id"),
+                                F.lit(None).cast("string").alias("rec_hash"),
+                                F.lit("cookie").alias("record_type")).distinct()
+    status = clusters.select(F.col("id").alias("k"), "cluster_status")
+    xref = (rec_meta.unionByName(cookie_meta).join(cid, "k").join(status, "k", "left").join(best, "k", "left")
+            .select("source_system", "source_record_id", "customer_id",
+                    F.coalesce("match_probability", F.lit(1.0)).alias("match_probability"), "record_type",
+                    "cluster_status", "rec_hash", F.lit(run_id).alias("run_id")))
+
+    write_table(spark, cfg, edges_spec, edges, mode="overwrite")
+    write_table(spark, cfg, xref_spec, xref, mode="overwrite")
+    write_table(spark, cfg, hist_spec, events, mode="insert_new", check_unique=False)
+    xref = read_table(spark, cfg, xref_spec)
+    step("edges, xref, history written")
+
+    # ------------------------------------------------------------------ golden record, objects
+    person_rows = (records.join(xref.where("record_type = 'person'")
+                                .select("source_system", "source_record_id", "customer_id"),
+                                ["source_system", "source_record_id"]))
+    golden = golden_records(person_rows, cfg)
+    write_table(spark, cfg, table("silver.golden_customer"), golden, mode="overwrite")
+    contacts = person_rows.select("customer_id", "email", "phone")
+    write_table(spark, cfg, table("silver.object_xref"), object_links(spark, cfg, xref, contacts), mode="overwrite")
+
+    step("golden records and object links written")
+    summary = read_table(spark, cfg, xref_spec).where("record_type = 'person'").agg(
+        F.countDistinct("customer_id").alias("customers"),
+        F.sum(F.when(F.col("cluster_status") != "ok", 1).otherwise(0)).alias("flagged")).first()
+    counts = {row["decision"]: row["count"]
+              for row in read_table(spark, cfg, edges_spec).groupBy("decision").count().collect()}
+    ev = {row["event"]: row["count"] for row in events.groupBy("event").count().collect()}
+    facts.update({"customers": summary["customers"], "records_flagged_for_review": summary["flagged"] or 0,
+                  "decisions": counts, "id_events": ev, "model_retrained": retrained, **login_report,
+                  **cluster_report})
+    report = {"run_id": run_id, **facts, "blocking": blocking_report,
+              "model": {"match_share": model.match_share, "fingerprint": model.fingerprint,
+                        "trained_at": model.trained_at}}
+    _write_report(ctx, report)
+    log.info("resolve: summary", **{k: v for k, v in facts.items() if not isinstance(v, dict)})
+    return {k: v for k, v in facts.items() if not isinstance(v, (dict, list))}
+
+
+def _write_report(ctx: JobContext, report: dict) -> None:
+    from pathlib import Path  # noqa: PLC0415
+
+    d = Path(ctx.cfg.system_path).absolute() / "resolve"
+    d.mkdir(parents=True, exist_ok=True)
+    (d / "last_run.json").write_text(json.dumps(report, indent=2, default=str))

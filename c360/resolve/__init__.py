@@ -1,0 +1,1 @@
+"""Identity resolution: blocking, comparisons, Fellegi-Sunter scoring, clustering, stable ids, survivorship."""

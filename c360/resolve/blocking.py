@@ -1,0 +1,112 @@
+"""Records to compare, blocking keys and candidate pairs, and the comparison vectors of pairs.
+
+- :func:`prepare_records`: ``silver.person`` -> one row per record with its key ``rk`` (``source:id``),
+  invalid emails nulled (never matched on), one ``k_<rule>`` column per blocking rule and a fingerprint
+  ``rec_hash`` of everything blocking and comparison read (a changed record is re-compared).
+- :func:`candidate_pairs`: per rule, records with the same key are paired; a key shared by more than the
+  rule's ``max_block_size`` records is skipped and reported. Pairs are unioned and de-duplicated, each
+  keeping the rules that found it (``blocked_by``).
+- :func:`compare`: the pairs with both sides' columns (``l_``/``r_``), similarities and levels ``g_<name>``.
+"""
+
+from __future__ import annotations
+
+import re
+
+from pyspark.sql import DataFrame
+from pyspark.sql import functions as F
+
+from c360.config import BlockingRule, ResolveConfig
+from c360.resolve.comparisons import Comparison
+
+KEY_SEP = "\u001f"
+
+
+def record_key(source: str = "source_system", record_id: str = "source_record_id"):
+    return F.concat_ws(":", F.col(source), F.col(record_id))
+
+
+def rule_columns(rules: list[BlockingRule]) -> list[str]:
+    return [f"k_{r.name}" for r in rules]
+
+
+def referenced_columns(text: str, available: list[str]) -> list[str]:
+    """Columns named as ``l_<col>`` / ``r_<col>`` in a rule's SQL."""
+    names = set(re.findall(r"\b[lr]_(\w+)", text))
+    return [c for c in available if c in names]
+
+
+def compare_columns(comparisons: list[Comparison], cfg: ResolveConfig, available: list[str]) -> list[str]:
+    cols: list[str] = []
+    for c in comparisons:
+        cols += c.columns
+    for rule in cfg.deterministic:
+        cols += referenced_columns(rule.when, available)
+    return list(dict.fromkeys(cols))
+
+
+def prepare_records(person: DataFrame, cfg: ResolveConfig, comparisons: list[Comparison]) -> DataFrame:
+    df = person.withColumn("rk", record_key())
+    if "email_valid" in df.columns:
+        df = df.withColumn("email", F.when(F.col("email_valid"), F.col("email")))
+    for rule in cfg.blocking.rules:
+        parts = [F.expr(k).cast("string") for k in rule.keys]
+        all_present = F.lit(True)
+        for p in parts:
+            all_present = all_present & p.isNotNull() & (p != "")
+        df = df.withColumn(f"k_{rule.name}", F.when(all_present, F.concat_ws(KEY_SEP, *parts)))
+    cols = compare_columns(comparisons, cfg, df.columns)
+    hashed = [F.coalesce(F.col(c).cast("string"), F.lit("\u0000")) for c in cols + rule_columns(cfg.blocking.rules)]
+    return df.withColumn("rec_hash", F.sha2(F.concat_ws(KEY_SEP, *hashed), 256).substr(1, 16))
+
+
+def block_sizes(records: DataFrame, rule: BlockingRule) -> DataFrame:
+    k = f"k_{rule.name}"
+    return records.where(F.col(k).isNotNull()).groupBy(F.col(k).alias("key")).count()
+
+
+def candidate_pairs(records: DataFrame, cfg: ResolveConfig) -> tuple[DataFrame, list[dict]]:
+    """``(rk_l, rk_r, blocked_by)`` with ``rk_l < rk_r``, and a report row per rule (skipped keys)."""
+    frames, report = [], []
+    for rule in cfg.blocking.rules:
+        cap = rule.max_block_size or cfg.blocking.max_block_size
+        sizes = block_sizes(records, rule).cache()
+        big = sizes.where(F.col("count") > cap)
+        stats = big.agg(F.count(F.lit(1)).alias("keys"), F.coalesce(F.sum("count"), F.lit(0)).alias("records")).first()
+        top = [{"key": r["key"].replace(KEY_SEP, " | "), "records": r["count"]}
+               for r in big.orderBy(F.desc("count"), "key").limit(5).collect()] if stats["keys"] else []
+        report.append({"rule": rule.name, "max_block_size": cap, "skipped_keys": int(stats["keys"]),
+                       "skipped_records": int(stats["records"]), "largest_skipped": top})
+        k = f"k_{rule.name}"
+        keyed = (records.select("rk", F.col(k).alias("key")).where(F.col("key").isNotNull())
+                 .join(sizes.where(F.col("count") <= cap).select("key"), "key", "left_semi"))
+        a, b = keyed.alias("a"), keyed.alias("b")
+        frames.append(a.join(b, "key").where(F.col("a.rk") < F.col("b.rk"))
+                      .select(F.col("a.rk").alias("rk_l"), F.col("b.rk").alias("rk_r"), F.lit(rule.name).alias("rule")))
+        sizes.unpersist()
+    if not frames:
+        return records.sparkSession.createDataFrame([], "rk_l string, rk_r string, blocked_by array<string>"), report
+    union = frames[0]
+    for f in frames[1:]:
+        union = union.unionByName(f)
+    pairs = union.groupBy("rk_l", "rk_r").agg(F.array_sort(F.collect_set("rule")).alias("blocked_by"))
+    return pairs, report
+
+
+def with_sides(pairs: DataFrame, records: DataFrame, columns: list[str]) -> DataFrame:
+    """Attach both records' ``columns`` as ``l_<col>`` and ``r_<col>``."""
+    side = records.select("rk", *columns)
+    left = side.select(F.col("rk").alias("rk_l"), *[F.col(c).alias(f"l_{c}") for c in columns])
+    right = side.select(F.col("rk").alias("rk_r"), *[F.col(c).alias(f"r_{c}") for c in columns])
+    return pairs.join(left, "rk_l").join(right, "rk_r")
+
+
+def compare(pairs_with_sides: DataFrame, comparisons: list[Comparison]) -> DataFrame:
+    """Add the similarity columns and the level ``g_<name>`` of every comparison."""
+    df = pairs_with_sides
+    sims = {}
+    for c in comparisons:
+        sims.update(c.similarities())
+    if sims:
+        df = df.withColumns(sims)
+    return df.withColumns({f"g_{c.name}": c.gamma() for c in comparisons}).drop(*sims)

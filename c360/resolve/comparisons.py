@@ -1,0 +1,130 @@
+"""The comparison library: how two records' values of one field agree, as ordered levels.
+
+A comparison turns a pair (columns ``l_<col>`` and ``r_<col>``) into a *level*: an integer ``gamma`` where
+``0`` is the best level, ``len(levels) - 1`` is ``else`` (clear disagreement) and ``-1`` means a value is
+missing on either side (weighs nothing). Levels are Spark built-ins except Jaro-Winkler, which is a
+vectorised ``pandas_udf`` over rapidfuzz's C++ ``cpdist`` (no row-at-a-time Python).
+
+Types (``type:`` in ``conf/base/resolve.yml``):
+
+=========  ==============================================================================================
+exact      exact, else
+name       exact, nickname (same canonical form), swapped (first/last the other way round),
+           Jaro-Winkler >= each threshold, same initial (a nickname with a typo: Tmmy / Thomas), else
+email      exact, same local part (other domain), Jaro-Winkler >= each threshold, else
+phone      exact, one digit different (Levenshtein 1), else
+date       exact, typo (one digit different, or day and month swapped), else
+string     exact, Jaro-Winkler >= each threshold, else
+=========  ==============================================================================================
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+from pyspark.sql import Column
+from pyspark.sql import functions as F
+from pyspark.sql.types import DoubleType
+
+from c360.config import ComparisonConfig
+
+
+@F.pandas_udf(DoubleType())
+def jaro_winkler(a: pd.Series, b: pd.Series) -> pd.Series:
+    """Jaro-Winkler similarity in [0, 1] of each row's two strings (0 when either is null)."""
+    from rapidfuzz import process  # noqa: PLC0415 (imported on the executors)
+    from rapidfuzz.distance import JaroWinkler  # noqa: PLC0415
+
+    missing = a.isna() | b.isna()
+    sim = process.cpdist(a.fillna("").astype(str).tolist(), b.fillna("").astype(str).tolist(),
+                         scorer=JaroWinkler.normalized_similarity, workers=1)
+    return pd.Series(np.where(missing.to_numpy(), 0.0, sim), index=a.index)
+
+
+def _l(col: str) -> Column:
+    return F.col(f"l_{col}")
+
+
+def _r(col: str) -> Column:
+    return F.col(f"r_{col}")
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """One configured comparison: its level labels and the Spark expression of its gamma."""
+
+    config: ComparisonConfig
+
+    @property
+    def name(self) -> str:
+        return self.config.name
+
+    @property
+    def columns(self) -> list[str]:
+        c = self.config
+        return [x for x in (c.column, c.canonical, c.swap_with) if x]
+
+    def _levels(self) -> list[tuple[str, Column]]:
+        c = self.config
+        l, r = _l(c.column), _r(c.column)  # noqa: E741
+        levels: list[tuple[str, Column]] = [("exact", l == r)]
+        if c.type == "name":
+            if c.canonical:
+                levels.append(("nickname", _l(c.canonical) == _r(c.canonical)))
+            if c.swap_with:
+                # first and last name written the other way round on one side
+                levels.append(("swapped", (l == _r(c.swap_with)) & (_l(c.swap_with) == r)))
+            levels += [(f"jw{t:g}", F.col(self.jw_column) >= t) for t in c.thresholds]
+            levels.append(("initial", F.substring(l, 1, 1) == F.substring(r, 1, 1)))
+        elif c.type == "email":
+            levels.append(("local_part", F.substring_index(l, "@", 1) == F.substring_index(r, "@", 1)))
+            levels += [(f"jw{t:g}", F.col(self.jw_column) >= t) for t in c.thresholds]
+        elif c.type == "phone":
+            levels.append(("typo", F.levenshtein(l, r) <= 1))
+        elif c.type == "date":
+            swapped = (F.dayofmonth(l) == F.month(r)) & (F.month(l) == F.dayofmonth(r)) & (F.year(l) == F.year(r))
+            levels.append(("typo", (F.levenshtein(l.cast("string"), r.cast("string")) <= 1) | swapped))
+        elif c.type == "string":
+            levels += [(f"jw{t:g}", F.col(self.jw_column) >= t) for t in c.thresholds]
+        return levels
+
+    @property
+    def jw_column(self) -> str:
+        return f"jw_{self.name}"
+
+    def similarities(self) -> dict[str, Column]:
+        """Columns to add to the pairs before :meth:`gamma` (each similarity computed once per pair)."""
+        if self.config.type in ("name", "email", "string") and self.config.thresholds:
+            c = self.config.column
+            return {self.jw_column: jaro_winkler(_l(c), _r(c))}
+        return {}
+
+    @property
+    def labels(self) -> list[str]:
+        """Level labels, best first; the last is ``else``."""
+        return [label for label, _ in self._levels()] + ["else"]
+
+    def gamma(self) -> Column:
+        c = self.config
+        expr = F.when(_l(c.column).isNull() | _r(c.column).isNull(), F.lit(-1))
+        for i, (_, cond) in enumerate(self._levels()):
+            expr = expr.when(cond, F.lit(i))
+        return expr.otherwise(F.lit(len(self.labels) - 1))
+
+    def label(self) -> Column:
+        """The level's label from ``g_<name>`` (null for the null level)."""
+        labels = F.array(*[F.lit(x) for x in self.labels])
+        g = F.col(f"g_{self.name}")
+        return F.when(g >= 0, F.element_at(labels, g + 1))
+
+
+def build(configs: list[ComparisonConfig]) -> list[Comparison]:
+    names = [c.name for c in configs]
+    dupes = {n for n in names if names.count(n) > 1}
+    if dupes:
+        from c360.errors import ConfigError  # noqa: PLC0415
+
+        raise ConfigError(f"resolve.comparisons: duplicate comparison name(s) {sorted(dupes)}")
+    return [Comparison(c) for c in configs]

@@ -1,0 +1,95 @@
+"""Links that are not person records: cookies that logged in, and objects (orders, tickets, ...) to customers.
+
+- :func:`login_links`: ``anonymous_id -> person record`` from clickstream events that carry a user id
+  (the session logged in). A cookie that logged into more than ``login_links.max_records_per_cookie``
+  person records is a shared device and links nothing (reported).
+- :func:`object_links`: orders, campaign responses, tickets and social profiles re-keyed to
+  ``customer_id`` through ``silver.customer_xref``: by their person reference, else by an email or phone
+  that belongs to exactly one customer. A shared email (a household) is ``ambiguous_email``, never guessed.
+"""
+
+from __future__ import annotations
+
+from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import functions as F
+
+from c360.config import C360Config
+from c360.io.delta import exists, read_table
+from c360.standardize import columns as C
+from c360.tables import table
+
+#: silver table -> (object type, id column)
+OBJECT_TABLES = {
+    "silver.orders": ("order", "order_id"),
+    "silver.campaign_responses": ("campaign_response", "response_id"),
+    "silver.tickets": ("ticket", "ticket_id"),
+    "silver.social": ("social_profile", "source_record_id"),
+}
+
+
+def login_links(spark: SparkSession, cfg: C360Config, record_keys: DataFrame) -> tuple[DataFrame, dict]:
+    """``(cookie, source_system, anonymous_id, rk)`` edges, and a report."""
+    empty = spark.createDataFrame([], "cookie string, source_system string, anonymous_id string, rk string")
+    spec = table("silver.events")
+    if not cfg.resolve.login_links.enabled or not exists(cfg, spec):
+        return empty, {"cookies_linked": 0, "shared_device_cookies": 0}
+    ev = read_table(spark, cfg, spec)
+    logins = (ev.where(F.col("person_ref").isNotNull() & F.col("anonymous_id").isNotNull())
+              .select("source_system", "anonymous_id",
+                      F.concat_ws(":", F.coalesce("person_source", F.lit("")), "person_ref").alias("rk"))
+              .distinct()
+              .join(record_keys, "rk", "left_semi")
+              .withColumn("cookie", F.concat_ws(":", "source_system", "anonymous_id")))
+    per_cookie = logins.groupBy("cookie").agg(F.count(F.lit(1)).alias("n"))
+    cap = cfg.resolve.login_links.max_records_per_cookie
+    shared = per_cookie.where(F.col("n") > cap)
+    links = logins.join(shared.select("cookie"), "cookie", "left_anti").localCheckpoint()
+    report = {"cookies_linked": links.select("cookie").distinct().count(), "shared_device_cookies": shared.count()}
+    return links.select("cookie", "source_system", "anonymous_id", "rk"), report
+
+
+def _unique_contact(records: DataFrame, column: str) -> DataFrame:
+    """``value -> customer_id`` when exactly one customer has that value, else customer_id null."""
+    return (records.where(F.col(column).isNotNull()).groupBy(F.col(column).alias("_value"))
+            .agg(F.countDistinct("customer_id").alias("_n"), F.min("customer_id").alias("_cid")))
+
+
+def object_links(spark: SparkSession, cfg: C360Config, xref: DataFrame, records: DataFrame) -> DataFrame:
+    """``(object_type, source_system, object_id, customer_id, link_method)`` for every linked-able object."""
+    by_ref = xref.select(F.col("source_system").alias("_ps"), F.col("source_record_id").alias("_pr"),
+                         F.col("customer_id").alias("_ref_cid"))
+    emails = _unique_contact(records, "email")
+    phones = _unique_contact(records, "phone")
+    out = None
+    region = cfg.standardize.default_phone_region
+    for name, (otype, id_col) in OBJECT_TABLES.items():
+        spec = table(name)
+        if not exists(cfg, spec):
+            continue
+        df = read_table(spark, cfg, spec)
+        cols = df.columns
+        obj = df.select(
+            F.lit(otype).alias("object_type"), "source_system", F.col(id_col).cast("string").alias("object_id"),
+            (F.col("person_source") if "person_source" in cols else F.lit(None).cast("string")).alias("_ps"),
+            (F.col("person_ref") if "person_ref" in cols else F.lit(None).cast("string")).alias("_pr"),
+            (C.normalize_email(F.col("email")) if "email" in cols else F.lit(None).cast("string")).alias("_email"),
+            (F.col("phone") if "phone" in cols else F.lit(None).cast("string")).alias("_phone_raw"))
+        obj = obj.withColumn("_phone", C.e164(region)(F.col("_phone_raw")))
+        obj = (obj.join(by_ref, ["_ps", "_pr"], "left")
+               .join(emails.select(F.col("_value").alias("_email"), F.col("_n").alias("_en"),
+                                   F.col("_cid").alias("_ecid")), "_email", "left")
+               .join(phones.select(F.col("_value").alias("_phone"), F.col("_n").alias("_pn"),
+                                   F.col("_cid").alias("_pcid")), "_phone", "left"))
+        method = (F.when(F.col("_ref_cid").isNotNull(), "reference")
+                  .when(F.col("_en") == 1, "email").when(F.col("_pn") == 1, "phone")
+                  .when(F.col("_en") > 1, "ambiguous_email").when(F.col("_pn") > 1, "ambiguous_phone")
+                  .otherwise("unmatched"))
+        cid = F.coalesce("_ref_cid", F.when(F.col("_en") == 1, F.col("_ecid")),
+                         F.when(F.col("_pn") == 1, F.col("_pcid")))
+        obj = obj.select("object_type", "source_system", "object_id", cid.alias("customer_id"),
+                         method.alias("link_method"))
+        out = obj if out is None else out.unionByName(obj)
+    if out is None:
+        return spark.createDataFrame([], "object_type string, source_system string, object_id string, "
+                                         "customer_id string, link_method string")
+    return out
