@@ -1,0 +1,178 @@
+"""Parts of identity resolution on hand-built inputs: comparison levels, EM, metrics, clustering, stable ids."""
+
+from __future__ import annotations
+
+import itertools
+import random
+
+import numpy as np
+import pytest
+from pyspark.sql import functions as F
+
+from c360.config import ClusterConfig, ComparisonConfig, EMConfig, GraphConfig
+from c360.resolve.cluster import assign_ids, guarded_clusters
+from c360.resolve.comparisons import build
+from c360.resolve.evaluate import identity_metrics
+from c360.resolve.model import em
+
+
+# ------------------------------------------------------------------------------------------ comparisons
+def _levels(spark, cfg: ComparisonConfig, rows, schema):
+    cmp = build([cfg])[0]
+    df = spark.createDataFrame(rows, schema)
+    df = df.withColumns(cmp.similarities()).withColumn(f"g_{cmp.name}", cmp.gamma())
+    return [r["lvl"] for r in df.select(cmp.label().alias("lvl")).collect()]
+
+
+def test_name_levels(spark):
+    cfg = ComparisonConfig(name="first_name", type="name", column="f", canonical="fc", swap_with="s",
+                           thresholds=[0.92, 0.8])
+    rows = [
+        ("robert", "robert", "robert", "robert", "smith", "smith"),      # exact
+        ("bob", "robert", "robert", "robert", "smith", "smith"),         # nickname
+        ("smith", "robert", "smith", "robert", "robert", "smith"),       # swapped
+        ("jonathon", "jonathan", "jonathon", "jonathan", "x", "y"),      # typo: jw 0.95
+        ("tmmy", "thomas", "tmmy", "thomas", "x", "y"),                  # same initial only
+        ("alice", "brian", "alice", "brian", "x", "y"),                  # else
+        (None, "brian", None, "brian", "x", "y"),                        # null
+    ]
+    schema = "l_f string, r_f string, l_fc string, r_fc string, l_s string, r_s string"
+    assert _levels(spark, cfg, rows, schema) == ["exact", "nickname", "swapped", "jw0.92", "initial", "else", None]
+
+
+def test_date_email_phone_levels(spark):
+    date = ComparisonConfig(name="dob", type="date", column="d")
+    rows = [("1980-01-02", "1980-01-02"), ("1980-01-02", "1980-01-03"), ("1980-03-04", "1980-04-03"),
+            ("1980-01-02", "1975-06-30"), ("1980-01-02", None)]
+    df_rows = [(F_date(a), F_date(b)) for a, b in rows]
+    assert _levels(spark, date, df_rows, "l_d date, r_d date") == ["exact", "typo", "typo", "else", None]
+    email = ComparisonConfig(name="email", type="email", column="e", thresholds=[0.9])
+    rows = [("a.b@x.com", "a.b@x.com"), ("a.b@x.com", "a.b@y.org"), ("john.smith@x.com", "jonh.smith@x.com"),
+            ("a@x.com", "zz@q.org")]
+    assert _levels(spark, email, rows, "l_e string, r_e string") == ["exact", "local_part", "jw0.9", "else"]
+    phone = ComparisonConfig(name="phone", type="phone", column="p")
+    rows = [("+61412345678", "+61412345678"), ("+61412345678", "+61412345679"), ("+61412345678", "+61498765432")]
+    assert _levels(spark, phone, rows, "l_p string, r_p string") == ["exact", "typo", "else"]
+
+
+def F_date(s):  # noqa: N802
+    import datetime as dt
+    return None if s is None else dt.date.fromisoformat(s)
+
+
+# ------------------------------------------------------------------------------------------ EM
+def test_em_recovers_m_from_simulated_pairs():
+    """Pairs simulated from known m, u and match share; EM (u fixed) must find m and the share again."""
+    rng = np.random.default_rng(3)
+    m_true = [np.array([0.9, 0.07, 0.03]), np.array([0.85, 0.15]), np.array([0.8, 0.1, 0.1])]
+    u_true = [np.array([0.01, 0.04, 0.95]), np.array([0.05, 0.95]), np.array([0.02, 0.08, 0.9])]
+    lam, n = 0.3, 200_000
+    is_match = rng.random(n) < lam
+    cols = []
+    for m, u in zip(m_true, u_true, strict=True):
+        g = np.where(is_match, rng.choice(len(m), n, p=m), rng.choice(len(u), n, p=u))
+        g[rng.random(n) < 0.1] = -1  # some nulls
+        cols.append(g)
+    gam = np.stack(cols, axis=1)
+    patterns, counts = np.unique(gam, axis=0, return_counts=True)
+    m0 = [np.full(len(m), 1 / len(m)) for m in m_true]
+    m0 = [np.array([0.6, 0.3, 0.1]), np.array([0.6, 0.4]), np.array([0.6, 0.3, 0.1])]
+    m_est, lam_est, diag = em(patterns, counts.astype(float), m0, u_true, 0.5, EMConfig(max_iterations=500))
+    assert diag["converged"]
+    assert lam_est == pytest.approx(lam, abs=0.01)
+    for est, true in zip(m_est, m_true, strict=True):
+        np.testing.assert_allclose(est, true, atol=0.015)
+
+
+# ------------------------------------------------------------------------------------------ metrics
+def _reference_metrics(pred: list[str], truth: list[str]) -> dict[str, float]:
+    """A second, plain-Python implementation straight from the definitions."""
+    n = len(pred)
+    pairs = list(itertools.combinations(range(n), 2))
+    same_pred = {p for p in pairs if pred[p[0]] == pred[p[1]]}
+    same_true = {p for p in pairs if truth[p[0]] == truth[p[1]]}
+    tp = len(same_pred & same_true)
+    p = tp / len(same_pred) if same_pred else 1.0
+    r = tp / len(same_true) if same_true else 1.0
+    b3p = sum(sum(1 for j in range(n) if pred[j] == pred[i] and truth[j] == truth[i]) /
+              sum(1 for j in range(n) if pred[j] == pred[i]) for i in range(n)) / n
+    b3r = sum(sum(1 for j in range(n) if pred[j] == pred[i] and truth[j] == truth[i]) /
+              sum(1 for j in range(n) if truth[j] == truth[i]) for i in range(n)) / n
+    return {"pairwise_precision": p, "pairwise_recall": r, "bcubed_precision": b3p, "bcubed_recall": b3r}
+
+
+def test_identity_metrics_equal_a_plain_python_reference(spark):
+    rnd = random.Random(5)
+    truth = [f"P{rnd.randint(0, 40)}" for _ in range(150)]
+    # predictions: the truth with some merges and splits
+    pred = [t if rnd.random() > 0.15 else f"P{rnd.randint(0, 40)}" for t in truth]
+    pred = [p + ("x" if rnd.random() < 0.05 else "") for p in pred]
+    df = spark.createDataFrame(list(zip(pred, truth, strict=True)), "customer_id string, person_id string")
+    got = identity_metrics(df)
+    for k, v in _reference_metrics(pred, truth).items():
+        assert got[k] == pytest.approx(v, abs=1e-12), k
+    assert got["records"] == 150
+
+
+# ------------------------------------------------------------------------------------------ clustering
+def _clusters(spark, vertices, strong, weak, cfg=None):
+    v = spark.createDataFrame([(x, True) for x in vertices], "id string, is_record boolean")
+    s = spark.createDataFrame(strong, "src string, dst string")
+    w = spark.createDataFrame(weak, "src string, dst string")
+    out, held, report = guarded_clusters(v, s, w, cfg or ClusterConfig(), GraphConfig())
+    return {r["id"]: r["cluster"] for r in out.collect()}, {tuple(r) for r in held.collect()}, report
+
+
+def test_single_weak_edge_between_two_groups_is_held_for_review(spark):
+    strong = [("a1", "a2"), ("a2", "a3"), ("b1", "b2"), ("b2", "b3")]
+    got, held, report = _clusters(spark, ["a1", "a2", "a3", "b1", "b2", "b3", "c"], strong,
+                                  [("a3", "b1"), ("a1", "c")])
+    assert got["a1"] == got["a2"] == got["a3"] == got["c"]   # a weak edge to a lone record is followed
+    assert got["b1"] == got["b2"] == got["b3"] != got["a1"]  # a lone weak bridge between groups is not
+    assert held == {("a3", "b1")} and report["weak_bridges_held_for_review"] == 1
+    # two agreeing weak edges are enough
+    got, held, _ = _clusters(spark, ["a1", "a2", "a3", "b1", "b2", "b3"], strong, [("a3", "b1"), ("a2", "b2")])
+    assert len(set(got.values())) == 1 and not held
+
+
+def test_chain_is_one_cluster_and_oversized_clusters_fall_back_to_cores(spark):
+    got, _, _ = _clusters(spark, ["x1", "x2", "x3"], [("x1", "x2"), ("x2", "x3")], [])
+    assert len(set(got.values())) == 1
+    strong = [("a1", "a2"), ("b1", "b2")]
+    got, _, report = _clusters(spark, ["a1", "a2", "b1", "b2"], strong, [("a1", "b1"), ("a2", "b2")],
+                               ClusterConfig(max_cluster_size=3))
+    assert got["a1"] == got["a2"] != got["b1"] == got["b2"]
+    assert report["oversized_clusters"] == 2
+
+
+# ------------------------------------------------------------------------------------------ stable ids
+def test_ids_survive_merges_and_splits(spark):
+    import datetime as dt
+
+    def df(rows, schema):
+        return spark.createDataFrame(rows, schema)
+
+    first, events = assign_ids(df([("r1", "r1"), ("r2", "r1"), ("r3", "r3")], "id string, cluster string"),
+                               None, None, "run1")
+    ids1 = {r["id"]: r["customer_id"] for r in first.collect()}
+    assert ids1["r1"] == ids1["r2"] != ids1["r3"]
+    assert {r["event"] for r in events.collect()} == {"created"}
+    # run 2: r3's customer is older; r1, r2, r3 merge -> keep the older id (r3's), retire the other
+    history = df([(ids1["r1"], "created", dt.datetime(2026, 2, 1)), (ids1["r3"], "created", dt.datetime(2026, 1, 1))],
+                 "customer_id string, event string, at timestamp")
+    prev = df(list(ids1.items()), "id string, customer_id string")
+    second, events = assign_ids(df([("r1", "r1"), ("r2", "r1"), ("r3", "r1"), ("r4", "r4")],
+                                   "id string, cluster string"), prev, history, "run2")
+    ids2 = {r["id"]: r["customer_id"] for r in second.collect()}
+    assert ids2["r1"] == ids2["r2"] == ids2["r3"] == ids1["r3"]
+    ev = {(r["event"], r["related_id"]) for r in events.collect()}
+    assert ("merged", ids1["r1"]) in ev and ("created", "") in ev
+    # run 3: r1 and r2 split apart -> the bigger part keeps the id, the other part is a split with a fresh id
+    prev = df(list(ids2.items()), "id string, customer_id string")
+    third, events = assign_ids(df([("r1", "r1"), ("r3", "r1"), ("r2", "r2"), ("r4", "r4")],
+                                  "id string, cluster string"), prev, history, "run3")
+    ids3 = {r["id"]: r["customer_id"] for r in third.collect()}
+    assert ids3["r1"] == ids3["r3"] == ids1["r3"] and ids3["r4"] == ids2["r4"]
+    assert ids3["r2"] not in set(ids2.values())
+    assert {(r["event"], r["related_id"]) for r in events.collect()} == {("split", ids1["r3"])}
+    _ = F
