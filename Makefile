@@ -33,6 +33,7 @@ demo: $(STAMP)   ## generate PEOPLE people and run the whole pipeline on embedde
 	@if [ ! -f $(DEMO_DIR)/landing/_SUCCESS ]; then \
 	  $(C360) generate --people $(PEOPLE) --seed $(SEED) --out $(DEMO_DIR)/landing; fi
 	$(C360) run all --env $(ENV) --landing $(DEMO_DIR)/landing --warehouse $(DEMO_DIR)/warehouse $(ARGS)
+	$(C360) evaluate-identity --env $(ENV) --warehouse $(DEMO_DIR)/warehouse --truth $(DEMO_DIR)/landing/_truth
 
 test: $(STAMP)   ## run the whole test suite
 	$(BIN)/python -m pytest $(ARGS)
@@ -61,7 +62,8 @@ $(JOBS): $(STAMP) ## one target per job: make ingest ARGS="--landing ..."
 run-all: $(STAMP) ## every stage in order
 	$(C360) run all --env $(ENV) $(ARGS)
 
-bench: $(STAMP)  ## measure speed at several sizes (see README, Performance)
+bench: $(STAMP)  ## measure speed and identity quality at several sizes (see README, Performance)
+	$(BIN)/python -m pip install --quiet -e '.[dev,bench]'
 	$(BIN)/python -m bench $(ARGS)
 
 clean:           ## remove generated data, build output and caches (keeps .venv)

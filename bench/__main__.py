@@ -1,4 +1,6 @@
-"""`make bench ARGS="--people 10000 100000"`: time generate, ingest and standardize at several sizes.
+"""`make bench ARGS="--people 10000 100000"`: time every built stage at several sizes.
+
+Identity quality (evaluate-identity) is printed and written to the run's gold.model_metrics.
 
 Each size runs in a fresh Spark session (a subprocess per stage, as a scheduler would run them) on the
 local configuration, and appends one line per stage to bench/results.csv with the machine and the date.
@@ -17,7 +19,7 @@ import sys
 import time
 from pathlib import Path
 
-STAGES = ("generate", "ingest", "standardize")
+STAGES = ("generate", "ingest", "standardize", "resolve", "evaluate-identity")
 
 
 def _machine() -> str:
@@ -31,6 +33,9 @@ def main(argv: list[str]) -> int:
     p.add_argument("--work", default="data/bench")
     p.add_argument("--env", default="local")
     p.add_argument("--out", default="bench/results.csv")
+    p.add_argument("--stages", nargs="+", default=list(STAGES), choices=STAGES,
+                   help="stages to run (default: all); without generate the existing files and tables are reused")
+    p.add_argument("--no-splink", action="store_true", help="skip the Splink side-by-side")
     a = p.parse_args(argv)
     out = Path(a.out)
     new = not out.exists()
@@ -40,12 +45,15 @@ def main(argv: list[str]) -> int:
             w.writerow(["date", "machine", "people", "stage", "seconds", "seconds_per_1k_people"])
         for n in a.people:
             root = Path(a.work) / str(n)
-            shutil.rmtree(root, ignore_errors=True)
+            if "generate" in a.stages:
+                shutil.rmtree(root, ignore_errors=True)
             base = [sys.executable, "-m", "c360"]
             common = ["--env", a.env, "--landing", str(root / "landing"), "--warehouse", str(root / "warehouse")]
-            for stage in STAGES:
-                cmd = base + [stage] + common + (["--people", str(n), "--out", str(root / "landing")]
-                                                 if stage == "generate" else [])
+            resolve_secs = None
+            for stage in [s for s in STAGES if s in a.stages]:
+                extra = {"generate": ["--people", str(n), "--out", str(root / "landing")],
+                         "evaluate-identity": ["--truth", str(root / "landing" / "_truth")]}.get(stage, [])
+                cmd = base + [stage] + common + extra
                 t0 = time.perf_counter()
                 subprocess.run(cmd, check=True)
                 secs = time.perf_counter() - t0
@@ -53,6 +61,15 @@ def main(argv: list[str]) -> int:
                 w.writerow(row)
                 f.flush()
                 print(f"bench: {n} people, {stage}: {secs:.1f} s", file=sys.stderr)
+                if stage == "resolve":
+                    resolve_secs = secs
+            if "evaluate-identity" in a.stages and not a.no_splink:
+                # Splink 5 (DuckDB) on the same records, scored with the same metrics
+                subprocess.run([sys.executable, "-m", "bench.splink_compare", "--warehouse",
+                                str((root / "warehouse").absolute()), "--truth",
+                                str((root / "landing" / "_truth").absolute()), "--people", str(n)]
+                               + (["--c360-seconds", str(round(resolve_secs, 1))] if resolve_secs else []),
+                               check=True)
     return 0
 
 

@@ -76,8 +76,8 @@ class GenerateConfig(_Model):
 
 
 class IngestConfig(_Model):
-    #: Spark reader mode for text formats; rows that fail are quarantined, never dropped
-    bad_record_column: str = "_corrupt_record"
+    """Ingestion has no tunables yet (text formats are read PERMISSIVE into `_corrupt_record`; rows that
+    fail are quarantined, never dropped); the section is kept so overlays may name it."""
 
 
 class StandardizeConfig(_Model):

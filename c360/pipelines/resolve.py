@@ -96,7 +96,7 @@ def score(cmp: DataFrame, model: M.FSModel, comparisons: list[Comparison], ctx: 
 
 
 def _train(ctx: JobContext, records: DataFrame, pairs: DataFrame, comparisons: list[Comparison],
-           columns: list[str]) -> M.FSModel:
+           columns: list[str], n_records: int) -> M.FSModel:
     cfg, r = ctx.cfg, ctx.cfg.resolve
     u, sampled = estimate_u(records, comparisons, columns, r.u_sample_pairs, r.seed)
     for c in comparisons:
@@ -107,7 +107,7 @@ def _train(ctx: JobContext, records: DataFrame, pairs: DataFrame, comparisons: l
     rows = cmp.groupBy(*g_cols, "blocked_by").count().collect()
     patterns = [(tuple(row[g] for g in g_cols), tuple(row["blocked_by"]), row["count"]) for row in rows]
     rules = {b.name: b.keys for b in r.blocking.rules}
-    model = M.train(comparisons, patterns, rules, u, cfg, records.count())
+    model = M.train(comparisons, patterns, rules, u, cfg, n_records)
     model.diagnostics["u_random_pairs"] = sampled
     M.save(cfg, model)
     log.info("resolve: model trained", match_share=round(model.match_share, 4), u_pairs=sampled,
@@ -144,7 +144,7 @@ def run(ctx: JobContext, retrain: bool = False, full: bool = False) -> dict:
     model = M.load(cfg)
     retrained = retrain or model is None or model.fingerprint != M.fingerprint(cfg)
     if retrained:
-        model = _train(ctx, records, pairs, comparisons, columns)
+        model = _train(ctx, records, pairs, comparisons, columns, n_records)
 
     # ------------------------------------------------------------------ score (only what changed)
     edges_spec = table("silver.identity_edges")

@@ -239,8 +239,7 @@ def train(comparisons: list[Comparison], patterns: list[tuple[tuple[int, ...], t
         diagnostics["note"] = f"fewer than em.min_pairs={em_cfg.min_pairs} candidate pairs: m from priors"
     lam = em_cfg.initial_match_share
     if len(cnt):
-        fixed = EMConfig(**{**em_cfg.model_dump(), "max_iterations": em_cfg.max_iterations})
-        _, lam, diag = _fit_match_share(gam, cnt, m_final, u_arr, em_cfg.initial_match_share, fixed)
+        _, lam, diag = _fit_match_share(gam, cnt, m_final, u_arr, em_cfg.initial_match_share, em_cfg)
         diagnostics["match_share_fit"] = diag
     return FSModel(
         labels={c.name: c.labels for c in comparisons},

@@ -7,7 +7,6 @@ import random
 
 import numpy as np
 import pytest
-from pyspark.sql import functions as F
 
 from c360.config import ClusterConfig, ComparisonConfig, EMConfig, GraphConfig
 from c360.resolve.cluster import assign_ids, guarded_clusters
@@ -75,7 +74,6 @@ def test_em_recovers_m_from_simulated_pairs():
         cols.append(g)
     gam = np.stack(cols, axis=1)
     patterns, counts = np.unique(gam, axis=0, return_counts=True)
-    m0 = [np.full(len(m), 1 / len(m)) for m in m_true]
     m0 = [np.array([0.6, 0.3, 0.1]), np.array([0.6, 0.4]), np.array([0.6, 0.3, 0.1])]
     m_est, lam_est, diag = em(patterns, counts.astype(float), m0, u_true, 0.5, EMConfig(max_iterations=500))
     assert diag["converged"]
@@ -175,4 +173,3 @@ def test_ids_survive_merges_and_splits(spark):
     assert ids3["r1"] == ids3["r3"] == ids1["r3"] and ids3["r4"] == ids2["r4"]
     assert ids3["r2"] not in set(ids2.values())
     assert {(r["event"], r["related_id"]) for r in events.collect()} == {("split", ids1["r3"])}
-    _ = F
