@@ -158,7 +158,10 @@ def run(ctx: JobContext, retrain: bool = False, full: bool = False) -> dict:
         keys = [F.col("rk_l").alias("left_key"), F.col("rk_r").alias("right_key"), "left_hash", "right_hash"]
         reused = (current.select(*keys, F.col("blocked_by").alias("_bb"))
                   .join(old, ["left_key", "right_key", "left_hash", "right_hash"])
-                  .withColumn("blocked_by", F.col("_bb")).drop("_bb"))
+                  .withColumn("blocked_by", F.col("_bb")).drop("_bb")
+                  # `review` is the clustering's verdict on a match edge, decided again below
+                  .withColumn("decision", F.when(F.col("decision") == "review", F.lit("match"))
+                              .otherwise(F.col("decision"))))
         to_score = pairs.join(reused.select(F.col("left_key").alias("rk_l"), F.col("right_key").alias("rk_r")),
                               ["rk_l", "rk_r"], "left_anti")
     scored = score(compare(with_sides(to_score, records, columns), comparisons), model, comparisons, ctx)
