@@ -92,7 +92,7 @@ def score(cmp: DataFrame, model: M.FSModel, comparisons: list[Comparison], ctx: 
         levels.alias("levels"), weights.alias("weights"), *[f"g_{c.name}" for c in comparisons],
         "match_weight", "match_probability", "deterministic_rules", "cannot_link_rules",
         decision.alias("decision"), F.col("l_rec_hash").alias("left_hash"), F.col("r_rec_hash").alias("right_hash"),
-        F.lit(model.fingerprint + "@" + model.trained_at).alias("model_version"))
+        F.lit(M.scoring_version(ctx.cfg, model)).alias("model_version"))
 
 
 def _train(ctx: JobContext, records: DataFrame, pairs: DataFrame, comparisons: list[Comparison],
@@ -148,7 +148,7 @@ def run(ctx: JobContext, retrain: bool = False, full: bool = False) -> dict:
 
     # ------------------------------------------------------------------ score (only what changed)
     edges_spec = table("silver.identity_edges")
-    version = model.fingerprint + "@" + model.trained_at
+    version = M.scoring_version(cfg, model)
     to_score, reused = pairs, None
     if not (full or retrained) and exists(cfg, edges_spec):
         old = read_table(spark, cfg, edges_spec).where(F.col("model_version") == version)

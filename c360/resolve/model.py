@@ -74,6 +74,16 @@ def fingerprint(cfg: C360Config) -> str:
     return hashlib.sha256(payload.encode()).hexdigest()[:16]
 
 
+def scoring_version(cfg: C360Config, model: FSModel) -> str:
+    """What a stored score depends on: the model and the scoring settings (rules, threshold, tf floor).
+    A stored pair score is reused only under the same version."""
+    r = cfg.resolve
+    payload = json.dumps({"deterministic": [x.model_dump() for x in r.deterministic],
+                          "cannot_link": [x.model_dump() for x in r.cannot_link],
+                          "match_probability": r.match_probability, "tf_minimum": r.tf_minimum}, sort_keys=True)
+    return f"{model.fingerprint}@{model.trained_at}#{hashlib.sha256(payload.encode()).hexdigest()[:12]}"
+
+
 def model_dir(cfg: C360Config) -> Path:
     return Path(cfg.system_path).absolute() / "resolve" / "model"
 
