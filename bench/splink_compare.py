@@ -69,8 +69,10 @@ def run_splink(records: pd.DataFrame) -> pd.DataFrame:
     from splink import Linker, SettingsCreator, block_on
     from splink.backends.duckdb import DuckDBAPI
 
-    rules = [block_on("email"), block_on("phone"), block_on("loyalty_id"), block_on("last_name_key", "postcode"),
-             block_on("date_of_birth", "substr(first_name_key, 1, 1)"), block_on("date_of_birth", "last_name_key")]
+    # c360's default rules; DuckDB has no soundex, so the phonetic keys are exact names here
+    rules = [block_on("email"), block_on("phone"), block_on("loyalty_id"),
+             block_on("last_name_key", "postcode", "substr(first_name_key, 1, 1)"), block_on("street", "postcode"),
+             block_on("date_of_birth", "first_name_key"), block_on("date_of_birth", "last_name_key")]
     settings = SettingsCreator(
         link_type="dedupe_only", unique_id_column_name="unique_id", blocking_rules_to_generate_predictions=rules,
         comparisons=[cl.NameComparison("first_name_key").configure(term_frequency_adjustments=True),

@@ -84,7 +84,7 @@ def _simple_job(name: str) -> None:
     cli.command(name=name, help=job.summary + suffix)(command)
 
 
-for _name in ("ingest", "standardize", "sessionize", "features", "train", "score", "publish",
+for _name in ("ingest", "standardize", "features", "train", "score", "publish",
               "quality", "report"):
     _simple_job(_name)
 
@@ -105,6 +105,13 @@ def generate(env, conf_dir, warehouse, landing, people, seed, out):
 @click.option("--full", is_flag=True, help="Re-score every candidate pair, not only new and changed records.")
 def resolve(env, conf_dir, warehouse, landing, retrain, full):
     _execute("resolve", _context(env, conf_dir, warehouse, landing), retrain=retrain, full=full)
+
+
+@cli.command(help=JOBS["sessionize"].summary)
+@common_options(with_as_of=False)
+@click.option("--full", is_flag=True, help="Recompute every session, not only those within the lookback.")
+def sessionize(env, conf_dir, warehouse, landing, full):
+    _execute("sessionize", _context(env, conf_dir, warehouse, landing), full=full)
 
 
 @cli.command(help=JOBS["profile"].summary + (" [not built yet]" if not is_built("profile") else ""))

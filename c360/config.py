@@ -126,8 +126,10 @@ class ComparisonConfig(_Model):
 
 
 class RuleConfig(_Model):
+    """A named Spark SQL predicate. Lists of them are tried in order where a first match wins (segments,
+    channels, lifecycle stages); in resolve, over l_<column>/r_<column> (deterministic) or comparison
+    levels (cannot_link)."""
     name: str
-    #: Spark SQL predicate; over l_<column>/r_<column> (deterministic) or comparison levels (cannot_link)
     when: str
 
 
@@ -182,6 +184,105 @@ class ResolveConfig(_Model):
     survivorship: list[SurvivorshipRule] = Field(default_factory=list)
 
 
+class EventTypesConfig(_Model):
+    """Which `event_type` values count as what (several source vocabularies can map to one meaning)."""
+    page_view: list[str] = Field(default_factory=lambda: ["page_view", "product_view"])
+    product_view: list[str] = Field(default_factory=lambda: ["product_view"])
+    add_to_cart: list[str] = Field(default_factory=lambda: ["add_to_cart"])
+    checkout: list[str] = Field(default_factory=lambda: ["checkout"])
+    purchase: list[str] = Field(default_factory=lambda: ["purchase"])
+    login: list[str] = Field(default_factory=lambda: ["login"])
+
+
+class SessionizeConfig(_Model):
+    #: a gap longer than this between two events of one cookie starts a new session (a gap equal to it does not)
+    inactivity_timeout_minutes: float = Field(30, gt=0)
+    #: a visit longer than this is split into consecutive sessions of at most this length (reported)
+    max_session_minutes: float = Field(240, gt=0)
+    #: incremental runs recompute the sessions that end within this many days of the newest session
+    #: (late events inside it give the same sessions as on-time ones); older sessions are left untouched
+    lookback_days: float = Field(3, ge=0)
+    event_types: EventTypesConfig = Field(default_factory=EventTypesConfig)
+    #: channel of a session, over landing_page, referrer, utm_source, utm_medium (first match wins)
+    channels: list[RuleConfig] = Field(default_factory=list)
+    default_channel: str = "referral"
+    #: a session is a bot's when any of these holds (over the session profile columns)
+    bot_rules: list[RuleConfig] = Field(default_factory=list)
+
+
+class RFMConfig(_Model):
+    #: score bands (quintiles: 5); scores are by rank, ties share a score
+    bands: int = Field(5, ge=2, le=10)
+    #: the named segments over r_score, f_score, m_score (first match wins)
+    segments: list[RuleConfig] = Field(default_factory=list)
+    default_segment: str = "Unclassified"
+
+
+class ProfitConfig(_Model):
+    #: cost to serve per support ticket, by ticket channel
+    ticket_cost: dict[str, float] = Field(default_factory=dict)
+    default_ticket_cost: float = Field(5.0, ge=0)
+    #: fulfilment cost per completed order
+    order_cost: float = Field(0.0, ge=0)
+    #: share of customers in the "top" group of the contribution view (0.2: the 20/80 view)
+    top_share: float = Field(0.2, gt=0, lt=1)
+
+
+class CLVConfig(_Model):
+    #: the time unit of BG/NBD (t_x, T) in days: 7 = weeks, as in Fader, Hardie & Lee (2005)
+    period_days: int = Field(7, ge=1)
+    #: discounted CLV over this many months, at this annual discount rate
+    horizon_months: int = Field(12, ge=1)
+    annual_discount_rate: float = Field(0.1, ge=0)
+    #: margin applied to expected spend; null = the customers' overall observed margin / net revenue
+    margin_rate: float | None = Field(None, gt=0, le=1)
+    #: holdout check: fit on orders before as_of - holdout_days, compare predicted with actual purchases
+    holdout_days: int = Field(90, ge=0)
+    #: penalty on the parameters (as in lifetimes' penalizer_coef); 0 = plain maximum likelihood
+    penalizer: float = Field(0.0, ge=0)
+
+
+class LifecycleConfig(_Model):
+    #: over orders, recency_days, tenure_days, mean_interval_days, previous_gap_days and any other feature
+    #: column (first match wins)
+    stages: list[RuleConfig] = Field(default_factory=list)
+    default_stage: str = "active"
+
+
+class ValueTier(_Model):
+    name: str
+    #: customers whose clv rank (from the top) is within this share get the tier (tiers in order)
+    top_share: float = Field(gt=0, le=1)
+
+
+class SegmentsConfig(_Model):
+    k: int = Field(5, ge=2)
+    seed: int = 42
+    max_iterations: int = Field(30, ge=1)
+    #: behaviour and value features clustered (standardised first)
+    features: list[str] = Field(default_factory=list)
+
+
+class FeaturesConfig(_Model):
+    #: behaviour windows in days
+    windows_days: list[int] = Field(default_factory=lambda: [7, 30, 90])
+    #: ticket categories that are complaints
+    complaint_categories: list[str] = Field(default_factory=lambda: ["complaint"])
+    #: order statuses that do not count as purchases
+    excluded_order_status: list[str] = Field(default_factory=lambda: ["cancelled"])
+    #: interest score weights per event kind (product and category interest)
+    interest_weights: dict[str, float] = Field(
+        default_factory=lambda: {"product_view": 1.0, "add_to_cart": 3.0, "purchase": 5.0})
+    #: interest half-life in days (older interactions count less)
+    interest_half_life_days: float = Field(30, gt=0)
+    rfm: RFMConfig = Field(default_factory=RFMConfig)
+    profitability: ProfitConfig = Field(default_factory=ProfitConfig)
+    clv: CLVConfig = Field(default_factory=CLVConfig)
+    lifecycle: LifecycleConfig = Field(default_factory=LifecycleConfig)
+    value_tiers: list[ValueTier] = Field(default_factory=list)
+    segments: SegmentsConfig = Field(default_factory=SegmentsConfig)
+
+
 class SourceConfig(_Model):
     name: str
     kind: SourceKind
@@ -228,6 +329,8 @@ class C360Config(_Model):
     ingest: IngestConfig = Field(default_factory=IngestConfig)
     standardize: StandardizeConfig = Field(default_factory=StandardizeConfig)
     resolve: ResolveConfig = Field(default_factory=ResolveConfig)
+    sessionize: SessionizeConfig = Field(default_factory=SessionizeConfig)
+    features: FeaturesConfig = Field(default_factory=FeaturesConfig)
     sources: list[SourceConfig] = Field(default_factory=list)
     #: where each top-level key and each source came from (for messages); not read from YAML
     origins: dict[str, str] = Field(default_factory=dict, exclude=True)

@@ -52,16 +52,25 @@ def _check_unique(df: DataFrame, spec: TableSpec) -> None:
 
 def write_table(spark: SparkSession, cfg: C360Config, spec: TableSpec, df: DataFrame,
                 mode: WriteMode | None = None, replace_where: str | None = None,
-                check_unique: bool = True, update_when: str | None = None) -> None:
+                check_unique: bool = True, update_when: str | None = None, delete_flag: str | None = None) -> None:
     """Write ``df`` to the table idempotently; creates and registers the table on the first write.
 
     ``update_when``: with ``merge``, a condition on ``t`` (target) and ``s`` (source) for replacing a matched
     row, e.g. ``"s.updated_at >= t.updated_at"`` so that a late, older version never overwrites a newer one.
+    ``delete_flag``: with ``merge``, a boolean source column (not written): a matched row whose flag is true
+    is deleted, so one MERGE replaces, adds and removes rows atomically.
     """
+    if delete_flag:
+        flag = F.coalesce(F.col(delete_flag), F.lit(False))
+        if not exists(cfg, spec):
+            df = df.where(~flag)
+        df = df.withColumn(delete_flag, flag)
     mode = mode or spec.write_mode
     check_columns(df, spec)
     path = spec.path(cfg)
+    data_cols = [c for c in df.columns if c != delete_flag]
     if mode == "overwrite" or not exists(cfg, spec):
+        df = df.select(*data_cols)
         if check_unique and mode != "overwrite":
             _check_unique(df, spec)
         writer = df.write.format("delta").mode("overwrite")
@@ -77,9 +86,17 @@ def write_table(spark: SparkSession, cfg: C360Config, spec: TableSpec, df: DataF
             _check_unique(df, spec)
         cond = " AND ".join(f"t.`{k}` <=> s.`{k}`" for k in spec.keys)
         merge = DeltaTable.forPath(spark, path).alias("t").merge(df.alias("s"), cond).withSchemaEvolution()
-        if mode == "merge":
-            merge = merge.whenMatchedUpdateAll(condition=update_when)
-        merge.whenNotMatchedInsertAll().execute()
+        if delete_flag:
+            keep = f"NOT s.`{delete_flag}`" + (f" AND ({update_when})" if update_when else "")
+            values = {f"`{c}`": f"s.`{c}`" for c in data_cols}
+            merge = merge.whenMatchedDelete(condition=f"s.`{delete_flag}`")
+            if mode == "merge":
+                merge = merge.whenMatchedUpdate(condition=keep, set=values)
+            merge.whenNotMatchedInsert(condition=f"NOT s.`{delete_flag}`", values=values).execute()
+        else:
+            if mode == "merge":
+                merge = merge.whenMatchedUpdateAll(condition=update_when)
+            merge.whenNotMatchedInsertAll().execute()
     register_table(spark, cfg, spec)
 
 
