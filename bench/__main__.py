@@ -1,6 +1,7 @@
 """`make bench ARGS="--people 10000 100000"`: time every built stage at several sizes.
 
-Identity quality (evaluate-identity) is printed and written to the run's gold.model_metrics.
+Identity quality (evaluate-identity) is printed and written to the run's gold.model_metrics; Splink 5
+(bench/splink_compare.py) and DuckDB (bench/sessionize_compare.py) run side by side on the same data.
 
 Each size runs in a fresh Spark session (a subprocess per stage, as a scheduler would run them) on the
 local configuration, and appends one line per stage to bench/results.csv with the machine and the date.
@@ -19,12 +20,23 @@ import sys
 import time
 from pathlib import Path
 
-STAGES = ("generate", "ingest", "standardize", "resolve", "evaluate-identity")
+STAGES = ("generate", "ingest", "standardize", "resolve", "evaluate-identity", "sessionize", "features")
 
 
 def _machine() -> str:
     mem = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
     return f"{platform.machine()} {os.cpu_count()} cores {mem:.0f} GiB, {platform.system()}"
+
+
+def append_csv(path: str | Path, header: list[str], rows: list[list]) -> None:
+    """Append rows to a results CSV, writing the header when the file is new."""
+    out = Path(path)
+    new = not out.exists()
+    with out.open("a", newline="") as f:
+        w = csv.writer(f)
+        if new:
+            w.writerow(header)
+        w.writerows(rows)
 
 
 def main(argv: list[str]) -> int:
@@ -36,6 +48,7 @@ def main(argv: list[str]) -> int:
     p.add_argument("--stages", nargs="+", default=list(STAGES), choices=STAGES,
                    help="stages to run (default: all); without generate the existing files and tables are reused")
     p.add_argument("--no-splink", action="store_true", help="skip the Splink side-by-side")
+    p.add_argument("--no-duckdb", action="store_true", help="skip the DuckDB sessionisation side-by-side")
     a = p.parse_args(argv)
     out = Path(a.out)
     new = not out.exists()
@@ -70,6 +83,10 @@ def main(argv: list[str]) -> int:
                                 str((root / "landing" / "_truth").absolute()), "--people", str(n)]
                                + (["--c360-seconds", str(round(resolve_secs, 1))] if resolve_secs else []),
                                check=True)
+            if "sessionize" in a.stages and not a.no_duckdb:
+                # the same sessionisation in DuckDB SQL on the same Parquet events
+                subprocess.run([sys.executable, "-m", "bench.sessionize_compare", "--warehouse",
+                                str((root / "warehouse").absolute()), "--people", str(n)], check=True)
     return 0
 
 

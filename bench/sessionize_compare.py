@@ -14,14 +14,13 @@ Both must give the same number of sessions and events per session; appends to be
 from __future__ import annotations
 
 import argparse
-import csv
 import datetime as dt
 import shutil
 import sys
 import time
 from pathlib import Path
 
-from bench.__main__ import _machine
+from bench.__main__ import _machine, append_csv
 
 DUCKDB_SQL = """
 COPY (
@@ -101,15 +100,10 @@ def main(argv: list[str]) -> int:
     same = (sp[0], sp[1]) == (dk[0], dk[1])
     print(f"sessionize-compare: {a.people} people: spark {spark_s:.1f} s, duckdb {duck_s:.1f} s, "
           f"ratio {spark_s / duck_s:.2f}; sessions spark {sp[0]} duckdb {dk[0]}; same: {same}", file=sys.stderr)
-    out = Path(a.out)
-    new = not out.exists()
-    with out.open("a", newline="") as f:
-        w = csv.writer(f)
-        if new:
-            w.writerow(["date", "machine", "people", "events", "sessions", "spark_seconds", "duckdb_seconds",
-                        "ratio", "same_sessions"])
-        w.writerow([dt.date.today().isoformat(), _machine(), a.people, sp[1], sp[0], round(spark_s, 1),
-                    round(duck_s, 1), round(spark_s / duck_s, 2), same])
+    append_csv(a.out, ["date", "machine", "people", "events", "sessions", "spark_seconds", "duckdb_seconds", "ratio",
+                       "same_sessions"],
+               [[dt.date.today().isoformat(), _machine(), a.people, sp[1], sp[0], round(spark_s, 1), round(duck_s, 1),
+                 round(spark_s / duck_s, 2), same]])
     shutil.rmtree(work, ignore_errors=True)
     return 0 if same else 1
 

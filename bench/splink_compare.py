@@ -11,7 +11,6 @@ the generator's truth. Appends to bench/identity_quality.csv. Splink is a benchm
 from __future__ import annotations
 
 import argparse
-import csv
 import datetime as dt
 import sys
 import tempfile
@@ -20,7 +19,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from bench.__main__ import _machine
+from bench.__main__ import _machine, append_csv
 
 
 def metrics(pred: pd.Series, truth: pd.Series) -> dict[str, float]:
@@ -116,14 +115,8 @@ def main(argv: list[str]) -> int:
         rows.append([dt.date.today().isoformat(), _machine(), a.people, len(records), tool,
                      None if secs is None else round(secs, 1), *[round(v, 5) for v in m.values()]])
         print(f"{tool}: seconds={secs} " + " ".join(f"{k}={v:.4f}" for k, v in m.items()), file=sys.stderr)
-    out = Path(a.out)
-    new = not out.exists()
-    with out.open("a", newline="") as f:
-        w = csv.writer(f)
-        if new:
-            w.writerow(["date", "machine", "people", "records", "tool", "seconds", "pairwise_precision",
-                        "pairwise_recall", "pairwise_f1", "bcubed_f1"])
-        w.writerows(rows)
+    append_csv(a.out, ["date", "machine", "people", "records", "tool", "seconds", "pairwise_precision",
+                       "pairwise_recall", "pairwise_f1", "bcubed_f1"], rows)
     return 0
 
 

@@ -33,11 +33,13 @@ def epoch_seconds(col: Column) -> Column:
 
 def with_session_keys(events_df: DataFrame, timeout_s: float, max_session_s: float) -> DataFrame:
     """Add ``visit_start`` and ``session_part`` (with the cookie: the session keys) to events with a cookie
-    and a time."""
+    and a time, and ``event_seq``, the event's position in its cookie's (time, id) order."""
     w = Window.partitionBy(*COOKIE).orderBy("event_ts", "event_id")
     t = epoch_seconds(F.col("event_ts"))
     gap = t - epoch_seconds(F.lag("event_ts").over(w))
     df = events_df.withColumn("_new_visit", gap.isNull() | (gap > F.lit(float(timeout_s))))
+    # the event's position in its cookie's order: a cheap total order for "first event of the session"
+    df = df.withColumn("event_seq", F.row_number().over(w))
     df = df.withColumn("visit_start", F.last(F.when(F.col("_new_visit"), F.col("event_ts")), ignorenulls=True)
                        .over(w.rowsBetween(Window.unboundedPreceding, Window.currentRow)))
     part = F.floor((t - epoch_seconds(F.col("visit_start"))) / F.lit(float(max_session_s))).cast("int")
@@ -76,7 +78,7 @@ def session_profiles(keyed_df: DataFrame, products_df: DataFrame | None, cfg: Se
         df = df.join(F.broadcast(cats), "product_id", "left")
     else:
         df = df.withColumn("_category", F.lit(None).cast("string"))
-    order = F.struct("event_ts", "event_id")
+    order = F.col("event_seq")
     interest = _is(et.product_view) | _is(et.add_to_cart) | _is(et.purchase)
     login_ref = F.when(F.col("person_ref").isNotNull(), F.struct("person_source", "person_ref"))
     agg = df.groupBy(*SESSION).agg(
