@@ -120,10 +120,17 @@ _SPECS = [
        write_mode="overwrite"),
     _t("silver", "web_sessions", ("session_id",),
        "session_id string, anonymous_id string, customer_id string, session_start timestamp, "
-       "session_end timestamp, duration_s long, page_views long", "sessionize", "Web sessions and profiles."),
+       "session_end timestamp, duration_s long, page_views long, event_count long, is_bot boolean, channel string, "
+       "is_abandoned_cart boolean, visit_start timestamp, session_part int", "sessionize",
+       "One row per web session (a visit, or a part of a visit longer than the maximum length) with its profile "
+       "and the customer it is stitched to."),
     # ------------------------------------------------------------------ gold
-    _t("gold", "customer_features", ("customer_id",), "customer_id string", "features",
-       "One row per customer: RFM, CLV, behaviour, support, enrichment, social."),
+    _t("gold", "customer_features", ("customer_id",),
+       "customer_id string, as_of date, recency_days int, frequency long, monetary double, rfm_segment string, "
+       "profit double, clv double, p_alive double, lifecycle_stage string, value_tier string, "
+       "behaviour_segment string", "features",
+       "One row per customer: RFM, profitability, CLV, lifecycle, value tier, behaviour, segments, support, "
+       "social, enrichment (README: gold.customer_features)."),
     _t("gold", "cross_sell_rules", ("antecedent", "consequent"),
        "antecedent array<string>, consequent array<string>, support double, confidence double, lift double",
        "train", "FP-Growth association rules."),

@@ -279,7 +279,7 @@ def run(ctx: JobContext) -> dict:
     summary.unpersist()
     facts = {"as_of": as_of.isoformat(), "customers": stats["customers"], "buyers": stats["buyers"],
              "orders": n_orders, "top_profit_share": round(pareto["top_profit_share"] or 0, 4),
-             "bgnbd": {k: round(v, 4) for k, v in bg.as_dict().items()},
+             "bgnbd": {k: round(float(v), 4) for k, v in bg.as_dict().items()},
              "holdout_predicted_vs_actual": [round(holdout["predicted_purchases"], 1),
                                              holdout["actual_purchases"]] if holdout else None,
              "features_seconds": round(time.perf_counter() - t0, 1)}
