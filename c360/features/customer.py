@@ -109,13 +109,13 @@ def contribution(profit_df: DataFrame, top_share: float) -> dict:
     """The 20/80 view: the share of total profit made by the top ``top_share`` of customers by profit."""
     ranked = profit_df.select("profit", F.row_number().over(Window.orderBy(F.desc("profit"), "customer_id"))
                               .alias("rank"))
-    row = ranked.agg(F.count(F.lit(1)).alias("n"), F.sum("profit").alias("total")).first()
+    row = profit_df.agg(F.count(F.lit(1)).alias("n"), F.sum("profit").alias("total"),
+                        F.count(F.when(F.col("profit") < 0, 1)).alias("losses")).first()
     n, total = row["n"], row["total"] or 0.0
     top_n = max(1, int(round(n * top_share))) if n else 0
     top = ranked.where(F.col("rank") <= top_n).agg(F.sum("profit")).first()[0] or 0.0
     return {"customers": n, "total_profit": total, "top_share": top_share, "top_customers": top_n,
-            "top_profit_share": (top / total) if total else None,
-            "unprofitable_customers": profit_df.where(F.col("profit") < 0).count()}
+            "top_profit_share": (top / total) if total else None, "unprofitable_customers": row["losses"]}
 
 
 # ------------------------------------------------------------------------------------------ behaviour

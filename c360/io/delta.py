@@ -37,6 +37,11 @@ def read_table(spark: SparkSession, cfg: C360Config, spec: TableSpec) -> DataFra
     return spark.read.format("delta").load(spec.path(cfg))
 
 
+def read_optional(spark: SparkSession, cfg: C360Config, spec: TableSpec) -> DataFrame | None:
+    """The table, or None when it has not been written yet (for inputs a job can do without)."""
+    return read_table(spark, cfg, spec) if exists(cfg, spec) else None
+
+
 def check_columns(df: DataFrame, spec: TableSpec) -> None:
     for col in spec.columns:
         if col not in df.columns:

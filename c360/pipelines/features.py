@@ -31,9 +31,10 @@ from pyspark.sql.types import DoubleType, StructField, StructType
 from c360.errors import C360Error
 from c360.features import clv as CLV
 from c360.features import customer as C
-from c360.io.delta import exists, read_table, write_table
+from c360.io.delta import read_optional, read_table, write_table
 from c360.log import get_logger
 from c360.pipelines import JobContext
+from c360.resolve.links import OBJECT_TABLES
 from c360.standardize import columns as SC
 from c360.tables import table
 
@@ -41,18 +42,18 @@ log = get_logger(__name__)
 
 
 def _optional(ctx: JobContext, name: str) -> DataFrame | None:
-    spec = table(name)
-    if exists(ctx.cfg, spec):
-        return read_table(ctx.spark, ctx.cfg, spec)
-    log.warning(f"{name} not found: its features are left null")
-    return None
+    df = read_optional(ctx.spark, ctx.cfg, table(name))
+    if df is None:
+        log.warning(f"{name} not found: its features are left null")
+    return df
 
 
-def _rekeyed(ctx: JobContext, name: str, object_type: str, id_col: str, xref: DataFrame) -> DataFrame | None:
+def _rekeyed(ctx: JobContext, name: str, xref: DataFrame) -> DataFrame | None:
     """Rows of a silver object table with the ``customer_id`` that ``silver.object_xref`` gives them."""
     df = _optional(ctx, name)
     if df is None:
         return None
+    object_type, id_col = OBJECT_TABLES[name]
     keys = (xref.where((F.col("object_type") == object_type) & F.col("customer_id").isNotNull())
             .select("source_system", F.col("object_id").alias(id_col), "customer_id"))
     return df.join(keys, ["source_system", id_col])
@@ -78,17 +79,19 @@ def _enrichment(ctx: JobContext, person_xref: DataFrame) -> DataFrame | None:
             .select("customer_id", "_e.*"))
 
 
-def _fit_clv(ctx: JobContext, summary: DataFrame) -> tuple[CLV.BGNBD, CLV.GammaGamma, dict]:
+def _fit_bgnbd(ctx: JobContext, summary: DataFrame) -> tuple[CLV.BGNBD, dict]:
     p = ctx.cfg.features.clv
     pats = summary.groupBy("x", "t_x_days", "T_days").count().toPandas()
     if pats.empty:
         raise C360Error("features: no orders before as_of to fit BG/NBD on")
-    bg, bg_diag = CLV.fit_bgnbd(pats["x"], pats["t_x_days"] / p.period_days, pats["T_days"] / p.period_days,
-                                pats["count"], p.penalizer)
+    return CLV.fit_bgnbd(pats["x"], pats["t_x_days"] / p.period_days, pats["T_days"] / p.period_days,
+                         pats["count"], p.penalizer)
+
+
+def _fit_gamma_gamma(ctx: JobContext, summary: DataFrame) -> tuple[CLV.GammaGamma, dict]:
     spend = (summary.where("x > 0 AND repeat_mean_value > 0")
              .groupBy("x", F.round("repeat_mean_value", 2).alias("m")).count().toPandas())
-    gg, gg_diag = CLV.fit_gamma_gamma(spend["x"], spend["m"], spend["count"], p.penalizer)
-    return bg, gg, {"bgnbd": bg_diag, "gamma_gamma": gg_diag}
+    return CLV.fit_gamma_gamma(spend["x"], spend["m"], spend["count"], ctx.cfg.features.clv.penalizer)
 
 
 def _holdout(ctx: JobContext, orders: DataFrame, as_of: dt.date) -> dict:
@@ -98,7 +101,7 @@ def _holdout(ctx: JobContext, orders: DataFrame, as_of: dt.date) -> dict:
     cal = C.purchase_summary(orders.where(F.to_date("order_ts") <= F.lit(cal_end.isoformat()).cast("date")), cal_end)
     actual = (orders.where(F.to_date("order_ts") > F.lit(cal_end.isoformat()).cast("date"))
               .groupBy("customer_id").agg(F.countDistinct(F.to_date("order_ts")).alias("actual")))
-    bg, _, _ = _fit_clv(ctx, cal)
+    bg, _ = _fit_bgnbd(ctx, cal)
     pdf = cal.join(actual, "customer_id", "left").select("x", "t_x_days", "T_days",
                                                          F.coalesce("actual", F.lit(0)).alias("actual")) \
         .groupBy("x", "t_x_days", "T_days", "actual").count().toPandas()
@@ -177,7 +180,7 @@ def run(ctx: JobContext) -> dict:
     t0 = time.perf_counter()
     golden = read_table(spark, cfg, table("silver.golden_customer"))
     xref = read_table(spark, cfg, table("silver.object_xref")).cache()
-    orders = _rekeyed(ctx, "silver.orders", "order", "order_id", xref)
+    orders = _rekeyed(ctx, "silver.orders", xref)
     if orders is None:
         raise C360Error("features: silver.orders does not exist; run `c360 standardize` and `c360 resolve` first")
     orders = orders.where(~F.coalesce(F.lower("status").isin([s.lower() for s in fc.excluded_order_status]),
@@ -194,11 +197,11 @@ def run(ctx: JobContext) -> dict:
     n_orders = orders.count()
     log.info("features: inputs", as_of=as_of.isoformat(), orders=n_orders)
 
-    tickets = _rekeyed(ctx, "silver.tickets", "ticket", "ticket_id", xref)
+    tickets = _rekeyed(ctx, "silver.tickets", xref)
     if tickets is not None:
         tickets = tickets.where(F.col("created_at") < end)
-    social_df = _rekeyed(ctx, "silver.social", "social_profile", "source_record_id", xref)
-    responses = _rekeyed(ctx, "silver.campaign_responses", "campaign_response", "response_id", xref)
+    social_df = _rekeyed(ctx, "silver.social", xref)
+    responses = _rekeyed(ctx, "silver.campaign_responses", xref)
     if responses is not None:
         responses = responses.where(F.col("sent_at") < end)
     sessions = _optional(ctx, "silver.web_sessions")
@@ -215,7 +218,8 @@ def run(ctx: JobContext) -> dict:
     profit = C.profitability(orders, tickets, fc.profitability).cache()
     pareto = C.contribution(profit, fc.profitability.top_share)
     summary = C.purchase_summary(orders, as_of).cache()
-    bg, gg, diag = _fit_clv(ctx, summary)
+    bg, bg_diag = _fit_bgnbd(ctx, summary)
+    gg, gg_diag = _fit_gamma_gamma(ctx, summary)
     totals = profit.agg(F.sum("net_revenue"), F.sum("gross_margin")).first()
     margin = fc.clv.margin_rate or (max(totals[1] / totals[0], 0.01) if totals[0] else 1.0)
     clv = _predict_clv(summary, bg, gg, margin, ctx)
@@ -261,10 +265,10 @@ def run(ctx: JobContext) -> dict:
     now = dt.datetime.now(dt.UTC).replace(tzinfo=None)
     clv_cfg = fc.clv.model_dump()
     rows = [
-        ("bgnbd", version, now, json.dumps({**bg.as_dict(), **clv_cfg}), json.dumps({**diag["bgnbd"],
+        ("bgnbd", version, now, json.dumps({**bg.as_dict(), **clv_cfg}), json.dumps({**bg_diag,
                                                                                     "holdout": holdout})),
         ("gamma_gamma", version, now, json.dumps({**gg.as_dict(), "margin_rate": margin}),
-         json.dumps({**diag["gamma_gamma"], "mean_spend": gg.mean_spend})),
+         json.dumps({**gg_diag, "mean_spend": gg.mean_spend})),
         ("profitability", version, now, json.dumps(fc.profitability.model_dump()), json.dumps(pareto)),
         ("behaviour_segments", version, now, json.dumps({"k": fc.segments.k, "seed": fc.segments.seed}),
          json.dumps(seg_info)),

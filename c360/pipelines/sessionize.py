@@ -19,7 +19,7 @@ from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
 from c360.behaviour.sessions import COOKIE, session_profiles, with_customer_ids, with_session_keys
-from c360.io.delta import exists, read_table, write_table
+from c360.io.delta import read_optional, read_table, write_table
 from c360.log import get_logger
 from c360.pipelines import JobContext
 from c360.tables import table
@@ -72,7 +72,7 @@ def run(ctx: JobContext, full: bool = False) -> dict:
     events = events.where(usable)
 
     spec = table("silver.web_sessions")
-    old = read_table(spark, cfg, spec) if exists(cfg, spec) and not full else None
+    old = None if full else read_optional(spark, cfg, spec)
     if old is not None:
         region, replaced, left_out = recompute_region(events, old, s.lookback_days, timeout_s)
         prev = _previous_run_at(ctx)
@@ -81,10 +81,8 @@ def run(ctx: JobContext, full: bool = False) -> dict:
     else:
         region, replaced = events, None
 
-    products_spec = table("silver.products")
-    products = read_table(spark, cfg, products_spec) if exists(cfg, products_spec) else None
-    xref_spec = table("silver.customer_xref")
-    xref = read_table(spark, cfg, xref_spec) if exists(cfg, xref_spec) else None
+    products = read_optional(spark, cfg, table("silver.products"))
+    xref = read_optional(spark, cfg, table("silver.customer_xref"))
     if xref is None:
         log.warning("silver.customer_xref not found: sessions get no customer_id (run `c360 resolve` first)")
 
