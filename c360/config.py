@@ -148,6 +148,9 @@ class ClusterConfig(_Model):
     min_bridge_edges: int = Field(2, ge=1)
     #: a cluster larger than this is split back into its cores and flagged for review
     max_cluster_size: int = Field(50, ge=2)
+    #: a lone record matching two or more unconnected cores joins the best only when its bridge's match
+    #: weight beats the runner-up's by this many bits; otherwise it stays alone (bridges marked review)
+    ambiguity_margin: float = Field(1.0, ge=0)
 
 
 class LoginLinkConfig(_Model):
@@ -177,7 +180,7 @@ class ResolveConfig(_Model):
     u_sample_pairs: int = Field(1_000_000, ge=100)
     #: smallest frequency a term-frequency adjustment uses
     tf_minimum: float = Field(1e-6, gt=0, lt=1)
-    match_probability: float = Field(0.9, gt=0, lt=1)
+    match_probability: float = Field(0.8, gt=0, lt=1)
     em: EMConfig = Field(default_factory=EMConfig)
     cluster: ClusterConfig = Field(default_factory=ClusterConfig)
     login_links: LoginLinkConfig = Field(default_factory=LoginLinkConfig)

@@ -24,6 +24,10 @@ from c360.config import RuleConfig, SessionizeConfig
 
 COOKIE = ["source_system", "anonymous_id"]
 SESSION = [*COOKIE, "visit_start", "session_part"]
+#: a 64-bit hash of the cookie, first in every partitioning and sort key: sorting compares a fixed-width
+#: prefix of each key first, and cookie strings share theirs ("web", "anon-000…"), so without it nearly
+#: every comparison falls through to the full strings (the events' sort is 5-10% faster at 100k people)
+COOKIE_HASH = "_cookie_hash"
 
 
 def epoch_seconds(col: Column) -> Column:
@@ -34,10 +38,11 @@ def epoch_seconds(col: Column) -> Column:
 def with_session_keys(events_df: DataFrame, timeout_s: float, max_session_s: float) -> DataFrame:
     """Add ``visit_start`` and ``session_part`` (with the cookie: the session keys) to events with a cookie
     and a time, and ``event_seq``, the event's position in its cookie's (time, id) order."""
-    w = Window.partitionBy(*COOKIE).orderBy("event_ts", "event_id")
+    w = Window.partitionBy(COOKIE_HASH, *COOKIE).orderBy("event_ts", "event_id")
     t = epoch_seconds(F.col("event_ts"))
     gap = t - epoch_seconds(F.lag("event_ts").over(w))
-    df = events_df.withColumn("_new_visit", gap.isNull() | (gap > F.lit(float(timeout_s))))
+    df = events_df.withColumn(COOKIE_HASH, F.xxhash64(*COOKIE))
+    df = df.withColumn("_new_visit", gap.isNull() | (gap > F.lit(float(timeout_s))))
     # the event's position in its cookie's order: a cheap total order for "first event of the session"
     df = df.withColumn("event_seq", F.row_number().over(w))
     df = df.withColumn("visit_start", F.last(F.when(F.col("_new_visit"), F.col("event_ts")), ignorenulls=True)
@@ -81,7 +86,7 @@ def session_profiles(keyed_df: DataFrame, products_df: DataFrame | None, cfg: Se
     order = F.col("event_seq")
     interest = _is(et.product_view) | _is(et.add_to_cart) | _is(et.purchase)
     login_ref = F.when(F.col("person_ref").isNotNull(), F.struct("person_source", "person_ref"))
-    agg = df.groupBy(*SESSION).agg(
+    agg = df.groupBy(COOKIE_HASH, *SESSION).agg(
         F.min("event_ts").alias("session_start"),
         F.max("event_ts").alias("session_end"),
         F.count(F.lit(1)).alias("event_count"),
@@ -112,10 +117,10 @@ def session_profiles(keyed_df: DataFrame, products_df: DataFrame | None, cfg: Se
     bot = F.lit(False)
     for rule in cfg.bot_rules:
         bot = bot | F.coalesce(F.expr(rule.when), F.lit(False))
-    visit = Window.partitionBy(*COOKIE, "visit_start")
+    visit = Window.partitionBy(COOKIE_HASH, *COOKIE, "visit_start")
     return (with_session_id(agg).withColumn("is_bot", bot)
             .withColumn("is_split", F.max("session_part").over(visit) > 0)
-            .withColumn("session_date", F.to_date("session_start")))
+            .withColumn("session_date", F.to_date("session_start")).drop(COOKIE_HASH))
 
 
 def with_customer_ids(sessions_df: DataFrame, xref_df: DataFrame | None) -> DataFrame:

@@ -179,7 +179,8 @@ def run(ctx: JobContext, retrain: bool = False, full: bool = False) -> dict:
     is_strong = (F.col("match_probability") >= r.cluster.strong_probability) | (F.size("deterministic_rules") > 0)
     strong = matches.where(is_strong).select(F.col("left_key").alias("src"), F.col("right_key").alias("dst")) \
         .unionByName(logins.select(F.col("cookie").alias("src"), F.col("rk").alias("dst")))
-    weak = matches.where(~is_strong).select(F.col("left_key").alias("src"), F.col("right_key").alias("dst"))
+    weak = matches.where(~is_strong).select(F.col("left_key").alias("src"), F.col("right_key").alias("dst"),
+                                            F.col("match_weight").alias("weight"))
     clusters, held, cluster_report = guarded_clusters(vertices, strong, weak, r.cluster, cfg.graph)
     edges = (scored.join(held.select(F.col("src").alias("left_key"), F.col("dst").alias("right_key"),
                                      F.lit(True).alias("_held")), ["left_key", "right_key"], "left")

@@ -66,30 +66,34 @@ def block_sizes(records: DataFrame, rule: BlockingRule) -> DataFrame:
 
 
 def candidate_pairs(records: DataFrame, cfg: ResolveConfig) -> tuple[DataFrame, list[dict]]:
-    """``(rk_l, rk_r, blocked_by)`` with ``rk_l < rk_r``, and a report row per rule (skipped keys)."""
-    frames, report = [], []
-    for rule in cfg.blocking.rules:
-        cap = rule.max_block_size or cfg.blocking.max_block_size
-        sizes = block_sizes(records, rule).cache()
-        big = sizes.where(F.col("count") > cap)
-        stats = big.agg(F.count(F.lit(1)).alias("keys"), F.coalesce(F.sum("count"), F.lit(0)).alias("records")).first()
-        top = [{"key": r["key"].replace(KEY_SEP, " | "), "records": r["count"]}
-               for r in big.orderBy(F.desc("count"), "key").limit(5).collect()] if stats["keys"] else []
-        report.append({"rule": rule.name, "max_block_size": cap, "skipped_keys": int(stats["keys"]),
-                       "skipped_records": int(stats["records"]), "largest_skipped": top})
-        k = f"k_{rule.name}"
-        keyed = (records.select("rk", F.col(k).alias("key")).where(F.col("key").isNotNull())
-                 .join(sizes.where(F.col("count") <= cap).select("key"), "key", "left_semi"))
-        a, b = keyed.alias("a"), keyed.alias("b")
-        frames.append(a.join(b, "key").where(F.col("a.rk") < F.col("b.rk"))
-                      .select(F.col("a.rk").alias("rk_l"), F.col("b.rk").alias("rk_r"), F.lit(rule.name).alias("rule")))
-        sizes.unpersist()
-    if not frames:
-        return records.sparkSession.createDataFrame([], "rk_l string, rk_r string, blocked_by array<string>"), report
-    union = frames[0]
-    for f in frames[1:]:
-        union = union.unionByName(f)
-    pairs = union.groupBy("rk_l", "rk_r").agg(F.array_sort(F.collect_set("rule")).alias("blocked_by"))
+    """``(rk_l, rk_r, blocked_by)`` with ``rk_l < rk_r``, and a report row per rule (skipped keys).
+
+    All rules in one pass: every record's keys as ``(rule, key, rk)`` rows, one count per key (skewed keys
+    collected for the report), one self-join on ``(rule, key)`` and one de-duplication of the pairs.
+    """
+    rules = cfg.blocking.rules
+    caps = {r.name: r.max_block_size or cfg.blocking.max_block_size for r in rules}
+    if not rules:
+        return records.sparkSession.createDataFrame([], "rk_l string, rk_r string, blocked_by array<string>"), []
+    keys = F.explode(F.array(*[F.struct(F.lit(r.name).alias("rule"), F.col(f"k_{r.name}").alias("key"))
+                               for r in rules]))
+    keyed = records.select("rk", keys.alias("_k")).select("rk", "_k.rule", "_k.key").where(F.col("key").isNotNull())
+    cap = F.element_at(F.create_map(*[x for n, c in caps.items() for x in (F.lit(n), F.lit(c))]), F.col("rule"))
+    sizes = keyed.groupBy("rule", "key").count().withColumn("skipped", F.col("count") > cap).localCheckpoint()
+    big: dict[str, list[tuple[str, int]]] = {r.name: [] for r in rules}
+    for row in sizes.where("skipped").select("rule", "key", "count").collect():
+        big[row["rule"]].append((row["key"], row["count"]))
+    report = []
+    for r in rules:
+        skipped = sorted(big[r.name], key=lambda kv: (-kv[1], kv[0]))
+        report.append({"rule": r.name, "max_block_size": caps[r.name], "skipped_keys": len(skipped),
+                       "skipped_records": sum(n for _, n in skipped),
+                       "largest_skipped": [{"key": k.replace(KEY_SEP, " | "), "records": n} for k, n in skipped[:5]]})
+    kept = keyed.join(sizes.where(~F.col("skipped")).select("rule", "key"), ["rule", "key"], "left_semi")
+    a, b = kept.alias("a"), kept.alias("b")
+    pairs = (a.join(b, ["rule", "key"]).where(F.col("a.rk") < F.col("b.rk"))
+             .select(F.col("a.rk").alias("rk_l"), F.col("b.rk").alias("rk_r"), "rule")
+             .groupBy("rk_l", "rk_r").agg(F.array_sort(F.collect_set("rule")).alias("blocked_by")))
     return pairs, report
 
 

@@ -7,7 +7,12 @@ Clustering (:func:`guarded_clusters`):
 2. *Bridges*: weaker match edges join two cores when either core is a single record, or when at least
    ``cluster.min_bridge_edges`` edges agree. A single weak edge between two groups (the classic transitive
    over-merge) is not followed; its edges are marked ``review``.
-3. Connected components of cores over the accepted bridges. A cluster with more person records than
+3. *Ambiguous records*: a lone record whose accepted bridges lead to two or more cores that are not
+   bridged to each other (a "James Smith, 2000" loyalty card next to two different James Smiths of that
+   postcode) would merge them through itself. It joins only the core it matches best, and only when that
+   bridge's weight beats the runner-up's by ``cluster.ambiguity_margin`` bits; otherwise it stays on its
+   own. Its other bridges are marked ``review``.
+4. Connected components of cores over the accepted bridges. A cluster with more person records than
    ``cluster.max_cluster_size`` falls back to its cores, flagged ``oversized``.
 
 Stable ids (:func:`assign_ids`): a cluster keeps the id most of its records had before; when it holds
@@ -27,8 +32,8 @@ from c360.graph import connected_components
 
 def guarded_clusters(vertices: DataFrame, strong: DataFrame, weak: DataFrame, cfg: ClusterConfig,
                      graph: GraphConfig) -> tuple[DataFrame, DataFrame, dict]:
-    """``vertices(id, is_record)``, ``strong(src, dst)``, ``weak(src, dst)`` ->
-    (``(id, cluster, cluster_status)``, rejected weak edges ``(src, dst)``, report)."""
+    """``vertices(id, is_record)``, ``strong(src, dst)``, ``weak(src, dst, weight)`` (weight: the edge's match
+    weight) -> (``(id, cluster, cluster_status)``, rejected weak edges ``(src, dst)``, report)."""
     cores = connected_components(vertices.select("id"), strong, graph).withColumnRenamed("component", "core")
     cores = cores.join(vertices, "id", "left").fillna({"is_record": True}).localCheckpoint()
     core_size = cores.groupBy("core").agg(F.count(F.lit(1)).alias("n"))
@@ -36,12 +41,14 @@ def guarded_clusters(vertices: DataFrame, strong: DataFrame, weak: DataFrame, cf
     w = (weak.join(core_of.withColumnRenamed("id", "src").withColumnRenamed("core", "ca"), "src")
          .join(core_of.withColumnRenamed("id", "dst").withColumnRenamed("core", "cb"), "dst")
          .where(F.col("ca") != F.col("cb"))
-         .select("src", "dst", F.least("ca", "cb").alias("c1"), F.greatest("ca", "cb").alias("c2")))
-    links = (w.groupBy("c1", "c2").agg(F.count(F.lit(1)).alias("edges"))
+         .select("src", "dst", "weight", F.least("ca", "cb").alias("c1"), F.greatest("ca", "cb").alias("c2")))
+    links = (w.groupBy("c1", "c2").agg(F.count(F.lit(1)).alias("edges"), F.max("weight").alias("best"))
              .join(core_size.withColumnRenamed("core", "c1").withColumnRenamed("n", "n1"), "c1")
              .join(core_size.withColumnRenamed("core", "c2").withColumnRenamed("n", "n2"), "c2")
              .withColumn("accepted", (F.least("n1", "n2") == 1) | (F.col("edges") >= cfg.min_bridge_edges))
              .localCheckpoint())
+    links, ambiguous = _settle_ambiguous(links, cfg.ambiguity_margin)
+    links = links.localCheckpoint()
     rejected = w.join(links.where(~F.col("accepted")).select("c1", "c2"), ["c1", "c2"]).select("src", "dst")
     accepted = links.where("accepted").select(F.col("c1").alias("src"), F.col("c2").alias("dst"))
     merged = connected_components(core_size.select(F.col("core").alias("id")), accepted, graph)
@@ -54,9 +61,34 @@ def guarded_clusters(vertices: DataFrame, strong: DataFrame, weak: DataFrame, cf
            .select("id", "cluster", "cluster_status", "is_record")).localCheckpoint()
     stats = links.agg(F.count(F.lit(1)).alias("links"), F.sum(F.when(~F.col("accepted"), 1).otherwise(0)).alias("held")).first()
     report = {"weak_bridges_held_for_review": int(stats["held"] or 0), "core_links": int(stats["links"] or 0),
+              **ambiguous,
               "oversized_clusters": out.where("cluster_status = 'oversized'").select("cluster")
               .distinct().count()}
     return out, rejected, report
+
+
+def _settle_ambiguous(links: DataFrame, margin: float) -> tuple[DataFrame, dict]:
+    """Links between cores ``(c1, c2, best, n1, n2, accepted)`` -> the same with the accepted bridges of
+    ambiguous lone records settled (see the module notes, step 3), and counts for the report."""
+    acc = links.where("accepted")
+    # each accepted bridge seen from a lone record's side: (s = the lone record's core, o = the other core)
+    ends = (acc.where(F.col("n1") == 1).select(F.col("c1").alias("s"), F.col("c2").alias("o"), "best")
+            .unionByName(acc.where(F.col("n2") == 1).select(F.col("c2").alias("s"), F.col("c1").alias("o"), "best")))
+    pairs = (ends.alias("x").join(ends.alias("y"), "s").where(F.col("x.o") < F.col("y.o"))
+             .select("s", F.col("x.o").alias("c1"), F.col("y.o").alias("c2")))
+    # ambiguous: two of its partner cores are not bridged to each other
+    lone = pairs.join(acc.select("c1", "c2"), ["c1", "c2"], "left_anti").select("s").distinct()
+    ranked = (ends.join(lone, "s")
+              .withColumn("_r", F.row_number().over(Window.partitionBy("s").orderBy(F.desc("best"), "o")))
+              .withColumn("_next", F.lead("best").over(Window.partitionBy("s").orderBy(F.desc("best"), "o"))))
+    joins_best = (F.col("_r") == 1) & (F.col("best") - F.col("_next") >= margin)
+    ranked = ranked.withColumn("_joins_best", joins_best).localCheckpoint()
+    drop = ranked.where(~F.col("_joins_best")).select(F.least("s", "o").alias("c1"), F.greatest("s", "o").alias("c2"),
+                                                      F.lit(True).alias("_drop")).distinct()
+    settled = (links.join(drop, ["c1", "c2"], "left")
+               .withColumn("accepted", F.col("accepted") & F.col("_drop").isNull()).drop("_drop"))
+    row = ranked.agg(F.countDistinct("s").alias("n"), F.count(F.when(F.col("_joins_best"), 1)).alias("best")).first()
+    return settled, {"ambiguous_records": int(row["n"]), "ambiguous_records_joined_best": int(row["best"])}
 
 
 def _fresh_id(key: F.Column, salt: F.Column | None = None) -> F.Column:

@@ -7,8 +7,18 @@ import random
 
 import numpy as np
 import pytest
+from pyspark.sql import functions as F
 
-from c360.config import ClusterConfig, ComparisonConfig, EMConfig, GraphConfig
+from c360.config import (
+    BlockingConfig,
+    BlockingRule,
+    ClusterConfig,
+    ComparisonConfig,
+    EMConfig,
+    GraphConfig,
+    ResolveConfig,
+)
+from c360.resolve.blocking import KEY_SEP, candidate_pairs
 from c360.resolve.cluster import assign_ids, guarded_clusters
 from c360.resolve.comparisons import build
 from c360.resolve.evaluate import identity_metrics
@@ -112,11 +122,50 @@ def test_identity_metrics_equal_a_plain_python_reference(spark):
     assert got["records"] == 150
 
 
+# ------------------------------------------------------------------------------------------ blocking
+def test_candidate_pairs_equal_a_plain_python_reference(spark):
+    """All rules in one pass: the pairs, the rules that found each and the skipped keys, against loops."""
+    rnd = random.Random(11)
+    rules = [BlockingRule(name="email", keys=["email"]), BlockingRule(name="pc", keys=["pc"], max_block_size=4),
+             BlockingRule(name="name_pc", keys=["name", "pc"])]
+    recs = [(f"r{i:02d}", rnd.choice(["a@x", "b@x", "c@x", None]), rnd.choice(["1000", "2000", "3000", None]),
+             rnd.choice(["ann", "bob"])) for i in range(40)]
+    df = spark.createDataFrame(recs, "rk string, email string, pc string, name string")
+    for r in rules:  # the key columns prepare_records builds: null unless every part is present
+        present = F.lit(True)
+        for k in r.keys:
+            present = present & F.col(k).isNotNull()
+        df = df.withColumn(f"k_{r.name}", F.when(present, F.concat_ws(KEY_SEP, *r.keys)))
+    cfg = ResolveConfig(blocking=BlockingConfig(max_block_size=9, rules=rules))
+    pairs, report = candidate_pairs(df, cfg)
+    got = {(r["rk_l"], r["rk_r"]): r["blocked_by"] for r in pairs.collect()}
+
+    want: dict[tuple[str, str], list[str]] = {}
+    want_report = {}
+    for rule in rules:
+        cap = rule.max_block_size or 9
+        blocks: dict[str, list[str]] = {}
+        for rk, email, pc, name in recs:
+            vals = {"email": email, "pc": pc, "name": name}
+            parts = [vals[k] for k in rule.keys]
+            if all(parts):
+                blocks.setdefault(KEY_SEP.join(parts), []).append(rk)
+        big = {k: len(v) for k, v in blocks.items() if len(v) > cap}
+        want_report[rule.name] = (len(big), sum(big.values()))
+        for k, members in blocks.items():
+            if k not in big:
+                for a, b in itertools.combinations(sorted(members), 2):
+                    want.setdefault((a, b), []).append(rule.name)
+    assert got == {k: sorted(v) for k, v in want.items()}
+    assert {b["rule"]: (b["skipped_keys"], b["skipped_records"]) for b in report} == want_report
+    assert want_report["pc"][0] > 0 and want_report["email"][0] > 0   # the caps did bite
+
+
 # ------------------------------------------------------------------------------------------ clustering
 def _clusters(spark, vertices, strong, weak, cfg=None):
     v = spark.createDataFrame([(x, True) for x in vertices], "id string, is_record boolean")
     s = spark.createDataFrame(strong, "src string, dst string")
-    w = spark.createDataFrame(weak, "src string, dst string")
+    w = spark.createDataFrame([(*e, 10.0)[:3] for e in weak], "src string, dst string, weight double")
     out, held, report = guarded_clusters(v, s, w, cfg or ClusterConfig(), GraphConfig())
     return {r["id"]: r["cluster"] for r in out.collect()}, {tuple(r) for r in held.collect()}, report
 
@@ -130,6 +179,26 @@ def test_single_weak_edge_between_two_groups_is_held_for_review(spark):
     assert held == {("a3", "b1")} and report["weak_bridges_held_for_review"] == 1
     # two agreeing weak edges are enough
     got, held, _ = _clusters(spark, ["a1", "a2", "a3", "b1", "b2", "b3"], strong, [("a3", "b1"), ("a2", "b2")])
+    assert len(set(got.values())) == 1 and not held
+
+
+def test_a_lone_record_between_two_groups_joins_only_the_clearly_better_one(spark):
+    # r matches James Smith a (a1, a2) and James Smith b (b1, b2), two groups with no bridge of their own
+    strong = [("a1", "a2"), ("b1", "b2")]
+    vertices = ["a1", "a2", "b1", "b2", "r"]
+    got, held, report = _clusters(spark, vertices, strong, [("a1", "r", 8.0), ("b1", "r", 7.5)])
+    assert len({got["a1"], got["b1"], got["r"]}) == 3        # too close to call: r stays alone
+    assert held == {("a1", "r"), ("b1", "r")}
+    assert report["ambiguous_records"] == 1 and report["ambiguous_records_joined_best"] == 0
+    got, held, report = _clusters(spark, vertices, strong, [("a1", "r", 12.0), ("b1", "r", 7.5)])
+    assert got["r"] == got["a1"] != got["b1"]                 # clearly better: r joins a only
+    assert held == {("b1", "r")} and report["ambiguous_records_joined_best"] == 1
+    # when the two groups are bridged on their own (two agreeing weak edges), r is not ambiguous
+    got, held, report = _clusters(spark, vertices, strong,
+                                  [("a1", "r", 8.0), ("b1", "r", 7.5), ("a1", "b1"), ("a2", "b2")])
+    assert len(set(got.values())) == 1 and not held and report["ambiguous_records"] == 0
+    # three lone records of one person, pairwise matched, stay one cluster
+    got, held, _ = _clusters(spark, ["x", "y", "z"], [], [("x", "y", 5.0), ("x", "z", 5.0), ("y", "z", 5.0)])
     assert len(set(got.values())) == 1 and not held
 
 
