@@ -226,9 +226,11 @@ def run(ctx: JobContext, retrain: bool = False, full: bool = False) -> dict:
     step("edges, xref, history written")
 
     # ------------------------------------------------------------------ golden record, objects
+    # read by every survivorship family and the contacts: materialised once, partitioned by customer
     person_rows = (records.join(xref.where("record_type = 'person'")
                                 .select("source_system", "source_record_id", "customer_id"),
-                                ["source_system", "source_record_id"]))
+                                ["source_system", "source_record_id"])
+                   .repartition("customer_id").localCheckpoint())
     golden = golden_records(person_rows, cfg)
     write_table(spark, cfg, table("silver.golden_customer"), golden, mode="overwrite")
     contacts = person_rows.select("customer_id", "email", "phone")

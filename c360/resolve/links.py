@@ -73,8 +73,8 @@ def object_links(spark: SparkSession, cfg: C360Config, xref: DataFrame, records:
             (F.col("person_source") if "person_source" in cols else F.lit(None).cast("string")).alias("_ps"),
             (F.col("person_ref") if "person_ref" in cols else F.lit(None).cast("string")).alias("_pr"),
             (C.normalize_email(F.col("email")) if "email" in cols else F.lit(None).cast("string")).alias("_email"),
-            (F.col("phone") if "phone" in cols else F.lit(None).cast("string")).alias("_phone_raw"))
-        obj = obj.withColumn("_phone", C.e164(region)(F.col("_phone_raw")))
+            # only a table with phones goes through the (Python) phone parser: orders have none
+            (C.e164(region)(F.col("phone")) if "phone" in cols else F.lit(None).cast("string")).alias("_phone"))
         obj = (obj.join(by_ref, ["_ps", "_pr"], "left")
                .join(emails.select(F.col("_value").alias("_email"), F.col("_n").alias("_en"),
                                    F.col("_cid").alias("_ecid")), "_email", "left")
