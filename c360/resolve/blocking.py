@@ -72,9 +72,9 @@ def candidate_pairs(records: DataFrame, cfg: ResolveConfig) -> tuple[DataFrame, 
     collected for the report), one self-join on ``(rule, key)`` and one de-duplication of the pairs.
     """
     rules = cfg.blocking.rules
-    caps = {r.name: r.max_block_size or cfg.blocking.max_block_size for r in rules}
     if not rules:
         return records.sparkSession.createDataFrame([], "rk_l string, rk_r string, blocked_by array<string>"), []
+    caps = {r.name: r.max_block_size or cfg.blocking.max_block_size for r in rules}
     keys = F.explode(F.array(*[F.struct(F.lit(r.name).alias("rule"), F.col(f"k_{r.name}").alias("key"))
                                for r in rules]))
     keyed = records.select("rk", keys.alias("_k")).select("rk", "_k.rule", "_k.key").where(F.col("key").isNotNull())

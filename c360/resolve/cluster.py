@@ -78,9 +78,9 @@ def _settle_ambiguous(links: DataFrame, margin: float) -> tuple[DataFrame, dict]
              .select("s", F.col("x.o").alias("c1"), F.col("y.o").alias("c2")))
     # ambiguous: two of its partner cores are not bridged to each other
     lone = pairs.join(acc.select("c1", "c2"), ["c1", "c2"], "left_anti").select("s").distinct()
-    ranked = (ends.join(lone, "s")
-              .withColumn("_r", F.row_number().over(Window.partitionBy("s").orderBy(F.desc("best"), "o")))
-              .withColumn("_next", F.lead("best").over(Window.partitionBy("s").orderBy(F.desc("best"), "o"))))
+    by_weight = Window.partitionBy("s").orderBy(F.desc("best"), "o")
+    ranked = (ends.join(lone, "s").withColumn("_r", F.row_number().over(by_weight))
+              .withColumn("_next", F.lead("best").over(by_weight)))
     joins_best = (F.col("_r") == 1) & (F.col("best") - F.col("_next") >= margin)
     ranked = ranked.withColumn("_joins_best", joins_best).localCheckpoint()
     drop = ranked.where(~F.col("_joins_best")).select(F.least("s", "o").alias("c1"), F.greatest("s", "o").alias("c2"),
