@@ -151,6 +151,9 @@ class ClusterConfig(_Model):
     #: a lone record matching two or more unconnected cores joins the best only when its bridge's match
     #: weight beats the runner-up's by this many bits; otherwise it stays alone (bridges marked review)
     ambiguity_margin: float = Field(1.0, ge=0)
+    #: two records scored at or below this match weight (bits), or stopped by a cannot_link rule, conflict:
+    #: a cluster holding both is re-assembled from its cores without the bridges that join them
+    conflict_weight: float = -10.0
 
 
 class LoginLinkConfig(_Model):

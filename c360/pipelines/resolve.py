@@ -181,7 +181,11 @@ def run(ctx: JobContext, retrain: bool = False, full: bool = False) -> dict:
         .unionByName(logins.select(F.col("cookie").alias("src"), F.col("rk").alias("dst")))
     weak = matches.where(~is_strong).select(F.col("left_key").alias("src"), F.col("right_key").alias("dst"),
                                             F.col("match_weight").alias("weight"))
-    clusters, held, cluster_report = guarded_clusters(vertices, strong, weak, r.cluster, cfg.graph)
+    # strong evidence against a pair: a cannot_link decision, or a match weight at or below conflict_weight
+    conflicts = scored.where((F.col("decision") == "cannot_link")
+                             | (F.col("match_weight") <= r.cluster.conflict_weight)).select(
+        F.col("left_key").alias("src"), F.col("right_key").alias("dst"))
+    clusters, held, cluster_report = guarded_clusters(vertices, strong, weak, r.cluster, cfg.graph, conflicts)
     edges = (scored.join(held.select(F.col("src").alias("left_key"), F.col("dst").alias("right_key"),
                                      F.lit(True).alias("_held")), ["left_key", "right_key"], "left")
              .withColumn("decision", F.when(F.col("_held"), F.lit("review")).otherwise(F.col("decision")))

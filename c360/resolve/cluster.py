@@ -12,8 +12,15 @@ Clustering (:func:`guarded_clusters`):
    postcode) would merge them through itself. It joins only the core it matches best, and only when that
    bridge's weight beats the runner-up's by ``cluster.ambiguity_margin`` bits; otherwise it stays on its
    own. Its other bridges are marked ``review``.
-4. Connected components of cores over the accepted bridges. A cluster with more person records than
-   ``cluster.max_cluster_size`` falls back to its cores, flagged ``oversized``.
+4. Connected components of cores over the accepted bridges.
+5. *Conflicts*: two records with strong evidence against each other (a ``cannot_link`` decision, or a
+   match weight at or below ``cluster.conflict_weight``) that end up in one cluster through bridges (a
+   chain of namesakes, two households joined by loyalty cards with only a name and a postcode) split it:
+   the cluster is re-assembled from its cores, following its accepted bridges strongest first and
+   skipping any bridge that would join two conflicting records (:func:`split_conflicts`, per cluster in
+   ``applyInPandas``). Skipped bridges are marked ``review``. A conflict inside one core is only counted.
+6. A cluster with more person records than ``cluster.max_cluster_size`` falls back to its cores, flagged
+   ``oversized``.
 
 Stable ids (:func:`assign_ids`): a cluster keeps the id most of its records had before; when it holds
 records of several earlier customers (a merge) it keeps the id of the oldest and the others are retired;
@@ -23,17 +30,23 @@ smallest record key. Every created, merged and split id is written to ``silver.c
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from pyspark.sql import DataFrame, Window
 from pyspark.sql import functions as F
 
 from c360.config import ClusterConfig, GraphConfig
 from c360.graph import connected_components
 
+if TYPE_CHECKING:
+    import pandas as pd
+
 
 def guarded_clusters(vertices: DataFrame, strong: DataFrame, weak: DataFrame, cfg: ClusterConfig,
-                     graph: GraphConfig) -> tuple[DataFrame, DataFrame, dict]:
+                     graph: GraphConfig, conflicts: DataFrame | None = None) -> tuple[DataFrame, DataFrame, dict]:
     """``vertices(id, is_record)``, ``strong(src, dst)``, ``weak(src, dst, weight)`` (weight: the edge's match
-    weight) -> (``(id, cluster, cluster_status)``, rejected weak edges ``(src, dst)``, report)."""
+    weight), ``conflicts(src, dst)`` (records with strong evidence against each other) -> (``(id, cluster,
+    cluster_status)``, rejected weak edges ``(src, dst)``, report)."""
     cores = connected_components(vertices.select("id"), strong, graph).withColumnRenamed("component", "core")
     cores = cores.join(vertices, "id", "left").fillna({"is_record": True}).localCheckpoint()
     core_size = cores.groupBy("core").agg(F.count(F.lit(1)).alias("n"))
@@ -52,7 +65,13 @@ def guarded_clusters(vertices: DataFrame, strong: DataFrame, weak: DataFrame, cf
     rejected = w.join(links.where(~F.col("accepted")).select("c1", "c2"), ["c1", "c2"]).select("src", "dst")
     accepted = links.where("accepted").select(F.col("c1").alias("src"), F.col("c2").alias("dst"))
     merged = connected_components(core_size.select(F.col("core").alias("id")), accepted, graph)
-    out = cores.join(merged.withColumnRenamed("id", "core").withColumnRenamed("component", "cluster"), "core")
+    merged = merged.select(F.col("id").alias("core"), F.col("component").alias("cluster")).localCheckpoint()
+    conflict_report: dict = {"conflicted_clusters": 0, "conflicted_clusters_split": 0,
+                             "bridges_undone_by_conflicts": 0, "conflicts_inside_cores": 0}
+    if conflicts is not None:
+        merged, undone, conflict_report = _split_conflicted(merged, core_of, links, conflicts)
+        rejected = rejected.unionByName(w.join(undone, ["c1", "c2"]).select("src", "dst"))
+    out = cores.join(merged, "core")
     sizes = out.where("is_record").groupBy("cluster").agg(F.count(F.lit(1)).alias("records"))
     out = (out.join(sizes, "cluster", "left")
            .withColumn("oversized", F.coalesce(F.col("records"), F.lit(0)) > cfg.max_cluster_size)
@@ -61,7 +80,7 @@ def guarded_clusters(vertices: DataFrame, strong: DataFrame, weak: DataFrame, cf
            .select("id", "cluster", "cluster_status", "is_record")).localCheckpoint()
     stats = links.agg(F.count(F.lit(1)).alias("links"), F.sum(F.when(~F.col("accepted"), 1).otherwise(0)).alias("held")).first()
     report = {"weak_bridges_held_for_review": int(stats["held"] or 0), "core_links": int(stats["links"] or 0),
-              **ambiguous,
+              **ambiguous, **conflict_report,
               "oversized_clusters": out.where("cluster_status = 'oversized'").select("cluster")
               .distinct().count()}
     return out, rejected, report
@@ -89,6 +108,88 @@ def _settle_ambiguous(links: DataFrame, margin: float) -> tuple[DataFrame, dict]
                .withColumn("accepted", F.col("accepted") & F.col("_drop").isNull()).drop("_drop"))
     row = ranked.agg(F.countDistinct("s").alias("n"), F.count(F.when(F.col("_joins_best"), 1)).alias("best")).first()
     return settled, {"ambiguous_records": int(row["n"]), "ambiguous_records_joined_best": int(row["best"])}
+
+
+def _split_conflicted(merged: DataFrame, core_of: DataFrame, links: DataFrame,
+                      conflicts: DataFrame) -> tuple[DataFrame, DataFrame, dict]:
+    """Clusters ``merged(core, cluster)`` -> the same with every cluster that holds conflicting records split
+    (see the module notes, step 5), the bridges ``(c1, c2)`` undone, and counts for the report."""
+    cluster_of = merged.select(F.col("core").alias("k"), "cluster")
+    pairs = (conflicts.join(core_of.select(F.col("id").alias("src"), F.col("core").alias("k1")), "src")
+             .join(core_of.select(F.col("id").alias("dst"), F.col("core").alias("k2")), "dst")
+             .join(cluster_of.withColumnRenamed("k", "k1"), "k1")
+             .join(cluster_of.withColumnRenamed("k", "k2").withColumnRenamed("cluster", "_c2"), "k2")
+             .where(F.col("cluster") == F.col("_c2"))
+             .select("cluster", F.least("k1", "k2").alias("a"), F.greatest("k1", "k2").alias("b")).distinct()
+             .localCheckpoint())
+    stats = pairs.agg(F.count(F.when(F.col("a") == F.col("b"), 1)).alias("inside"),
+                      F.countDistinct(F.when(F.col("a") != F.col("b"), F.col("cluster"))).alias("clusters")).first()
+    report = {"conflicted_clusters": int(stats["clusters"]), "conflicted_clusters_split": 0,
+              "bridges_undone_by_conflicts": 0, "conflicts_inside_cores": int(stats["inside"])}
+    none = links.sparkSession.createDataFrame([], "c1 string, c2 string")
+    if not report["conflicted_clusters"]:
+        return merged, none, report
+    between = pairs.where(F.col("a") != F.col("b"))
+    bridges = (links.where("accepted").join(cluster_of.withColumnRenamed("k", "c1"), "c1")
+               .join(between.select("cluster").distinct(), "cluster")
+               .select("cluster", F.col("c1").alias("a"), F.col("c2").alias("b"), F.col("best").alias("weight")))
+    rows = bridges.unionByName(between.withColumn("weight", F.lit(None).cast("double")))
+    parts = (rows.groupBy("cluster").applyInPandas(_split_group, "cluster string, core string, part string")
+             .localCheckpoint())
+    merged = (merged.join(parts.drop("cluster"), "core", "left")
+              .select("core", F.coalesce("part", "cluster").alias("cluster")).localCheckpoint())
+    part_of = merged.select(F.col("core").alias("k"), F.col("cluster").alias("part"))
+    undone = (bridges.join(part_of.withColumnRenamed("k", "a").withColumnRenamed("part", "pa"), "a")
+              .join(part_of.withColumnRenamed("k", "b").withColumnRenamed("part", "pb"), "b")
+              .where(F.col("pa") != F.col("pb")).select(F.col("a").alias("c1"), F.col("b").alias("c2"))
+              .localCheckpoint())
+    split = parts.groupBy("cluster").agg(F.countDistinct("part").alias("n")).where("n > 1")
+    report["conflicted_clusters_split"] = split.count()
+    report["bridges_undone_by_conflicts"] = undone.count()
+    return merged, undone, report
+
+
+def split_conflicts(bridges: list[tuple[str, str, float]], conflicts: list[tuple[str, str]]) -> dict[str, str]:
+    """One cluster's cores re-assembled: ``bridges`` ``(a, b, weight)`` between cores are followed strongest
+    first (ties by core ids), skipping any that would put two cores of a ``conflicts`` pair together.
+    Returns each core's part, named by the part's smallest core (so by its smallest record key)."""
+    parent: dict[str, str] = {}
+
+    def root(x: str) -> str:
+        parent.setdefault(x, x)
+        while parent[x] != x:
+            parent[x] = parent[parent[x]]
+            x = parent[x]
+        return x
+
+    members: dict[str, set[str]] = {}
+    against: dict[str, set[str]] = {}
+    for a, b in conflicts:
+        against.setdefault(a, set()).add(b)
+        against.setdefault(b, set()).add(a)
+    for a, b, _ in bridges:
+        for x in (a, b):
+            members.setdefault(root(x), {x})
+    for a, b, _ in sorted(bridges, key=lambda e: (-e[2], e[0], e[1])):
+        ra, rb = root(a), root(b)
+        if ra == rb or any(against.get(x, set()) & members[rb] for x in members[ra]):
+            continue
+        keep, gone = (ra, rb) if ra < rb else (rb, ra)
+        parent[gone] = keep
+        members[keep] |= members.pop(gone)
+    return {x: min(members[root(x)]) for x in parent}
+
+
+def _split_group(df: pd.DataFrame) -> pd.DataFrame:
+    """``applyInPandas`` adapter of :func:`split_conflicts`: one cluster's bridges (``weight`` set) and
+    conflicts (``weight`` null) -> ``(core, part)``."""
+    import pandas as pd  # noqa: PLC0415 (imported on the executors)
+
+    is_bridge = df["weight"].notna()
+    b, c = df[is_bridge], df[~is_bridge]
+    parts = split_conflicts(list(zip(b["a"], b["b"], b["weight"], strict=True)),
+                            list(zip(c["a"], c["b"], strict=True)))
+    return pd.DataFrame({"cluster": df["cluster"].iloc[0], "core": list(parts), "part": list(parts.values())})
 
 
 def _fresh_id(key: F.Column, salt: F.Column | None = None) -> F.Column:

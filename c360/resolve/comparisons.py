@@ -10,8 +10,9 @@ Types (``type:`` in ``conf/base/resolve.yml``):
 =========  ==============================================================================================
 exact      exact, else
 name       exact, nickname (same canonical form), swapped (first/last the other way round),
-           Jaro-Winkler >= each threshold, same initial (a nickname with a typo: Tmmy / Thomas), else
-email      exact, same local part (other domain), Jaro-Winkler >= each threshold, else
+           Jaro-Winkler >= each threshold, swapped_close (the other way round with a nickname or a typo:
+           Jones Davy / David Jones), same initial (a nickname with a typo: Tmmy / Thomas), else
+email      exact, same local part (other domain), typo (Levenshtein 1), Jaro-Winkler >= each threshold, else
 phone      exact, one digit different (Levenshtein 1), else
 date       exact, typo (one digit different, or day and month swapped), else
 string     exact, Jaro-Winkler >= each threshold, else
@@ -51,6 +52,15 @@ def _r(col: str) -> Column:
     return F.col(f"r_{col}")
 
 
+def _initial(col: Column) -> Column:
+    return F.substring(col, 1, 1)
+
+
+def _cross(left: str, right: str) -> str:
+    """The column of the Jaro-Winkler similarity of ``l_<left>`` and ``r_<right>``."""
+    return f"jw_{left}__{right}"
+
+
 @dataclass(frozen=True)
 class Comparison:
     """One configured comparison: its level labels and the Spark expression of its gamma."""
@@ -77,9 +87,18 @@ class Comparison:
                 # first and last name written the other way round on one side
                 levels.append(("swapped", (l == _r(c.swap_with)) & (_l(c.swap_with) == r)))
             levels += [(f"jw{t:g}", F.col(self.jw_column) >= t) for t in c.thresholds]
-            levels.append(("initial", F.substring(l, 1, 1) == F.substring(r, 1, 1)))
+            if c.swap_with and c.thresholds:
+                # one side written the other way round: the surname close (>= the first threshold) and the
+                # first names sharing an initial (nickname or typo), in either direction
+                t, ls, rs = c.thresholds[0], _l(c.swap_with), _r(c.swap_with)
+                levels.append(("swapped_close",
+                               ((F.col(_cross(c.column, c.swap_with)) >= t) & (_initial(ls) == _initial(r)))
+                               | ((F.col(_cross(c.swap_with, c.column)) >= t) & (_initial(l) == _initial(rs)))))
+            levels.append(("initial", _initial(l) == _initial(r)))
         elif c.type == "email":
             levels.append(("local_part", F.substring_index(l, "@", 1) == F.substring_index(r, "@", 1)))
+            # one keystroke away; namesakes' addresses (john.smith12@ / john.smith45@) are two or more
+            levels.append(("typo", F.levenshtein(l, r, 1) != -1))
             levels += [(f"jw{t:g}", F.col(self.jw_column) >= t) for t in c.thresholds]
         elif c.type == "phone":
             levels.append(("typo", F.levenshtein(l, r) <= 1))
@@ -95,11 +114,16 @@ class Comparison:
         return f"jw_{self.name}"
 
     def similarities(self) -> dict[str, Column]:
-        """Columns to add to the pairs before :meth:`gamma` (each similarity computed once per pair)."""
-        if self.config.type in ("name", "email", "string") and self.config.thresholds:
-            c = self.config.column
-            return {self.jw_column: jaro_winkler(_l(c), _r(c))}
-        return {}
+        """Columns to add to the pairs before :meth:`gamma` (each similarity computed once per pair; the
+        swapped ones are shared by the first- and last-name comparisons)."""
+        c = self.config
+        out = {}
+        if c.type in ("name", "email", "string") and c.thresholds:
+            out[self.jw_column] = jaro_winkler(_l(c.column), _r(c.column))
+            if c.type == "name" and c.swap_with:
+                for a, b in ((c.column, c.swap_with), (c.swap_with, c.column)):
+                    out[_cross(a, b)] = jaro_winkler(_l(a), _r(b))
+        return out
 
     @property
     def labels(self) -> list[str]:

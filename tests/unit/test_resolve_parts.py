@@ -19,7 +19,7 @@ from c360.config import (
     ResolveConfig,
 )
 from c360.resolve.blocking import KEY_SEP, candidate_pairs
-from c360.resolve.cluster import assign_ids, guarded_clusters
+from c360.resolve.cluster import assign_ids, guarded_clusters, split_conflicts
 from c360.resolve.comparisons import build
 from c360.resolve.evaluate import identity_metrics
 from c360.resolve.model import em
@@ -41,12 +41,16 @@ def test_name_levels(spark):
         ("bob", "robert", "robert", "robert", "smith", "smith"),         # nickname
         ("smith", "robert", "smith", "robert", "robert", "smith"),       # swapped
         ("jonathon", "jonathan", "jonathon", "jonathan", "x", "y"),      # typo: jw 0.95
+        ("jones", "david", "jones", "david", "davy", "jones"),           # swapped, with a nickname
+        ("benjamin", "haymont", "benjamin", "haymont", "hayont", "benjamin"),  # swapped, with a typo
         ("tmmy", "thomas", "tmmy", "thomas", "x", "y"),                  # same initial only
         ("alice", "brian", "alice", "brian", "x", "y"),                  # else
+        ("jones", "david", "jones", "david", "ben", "jones"),            # swapped, other first name: else
         (None, "brian", None, "brian", "x", "y"),                        # null
     ]
     schema = "l_f string, r_f string, l_fc string, r_fc string, l_s string, r_s string"
-    assert _levels(spark, cfg, rows, schema) == ["exact", "nickname", "swapped", "jw0.92", "initial", "else", None]
+    assert _levels(spark, cfg, rows, schema) == ["exact", "nickname", "swapped", "jw0.92", "swapped_close",
+                                                 "swapped_close", "initial", "else", "else", None]
 
 
 def test_date_email_phone_levels(spark):
@@ -56,9 +60,13 @@ def test_date_email_phone_levels(spark):
     df_rows = [(F_date(a), F_date(b)) for a, b in rows]
     assert _levels(spark, date, df_rows, "l_d date, r_d date") == ["exact", "typo", "typo", "else", None]
     email = ComparisonConfig(name="email", type="email", column="e", thresholds=[0.9])
-    rows = [("a.b@x.com", "a.b@x.com"), ("a.b@x.com", "a.b@y.org"), ("john.smith@x.com", "jonh.smith@x.com"),
+    rows = [("a.b@x.com", "a.b@x.com"), ("a.b@x.com", "a.b@y.org"), ("john.smith@x.com", "john.smit@x.com"),
+            ("john.smith@x.com", "jonh.smith@x.com"), ("john.smith12@x.com", "john.smith45@x.com"),
             ("a@x.com", "zz@q.org")]
-    assert _levels(spark, email, rows, "l_e string, r_e string") == ["exact", "local_part", "jw0.9", "else"]
+    # one edit is a typo; a transposition (two edits) reaches Jaro-Winkler; namesakes' numbered addresses
+    # are also Jaro-Winkler-close, which is why conf/base/resolve.yml sets no email threshold
+    assert _levels(spark, email, rows, "l_e string, r_e string") == ["exact", "local_part", "typo", "jw0.9",
+                                                                     "jw0.9", "else"]
     phone = ComparisonConfig(name="phone", type="phone", column="p")
     rows = [("+61412345678", "+61412345678"), ("+61412345678", "+61412345679"), ("+61412345678", "+61498765432")]
     assert _levels(spark, phone, rows, "l_p string, r_p string") == ["exact", "typo", "else"]
@@ -162,11 +170,12 @@ def test_candidate_pairs_equal_a_plain_python_reference(spark):
 
 
 # ------------------------------------------------------------------------------------------ clustering
-def _clusters(spark, vertices, strong, weak, cfg=None):
+def _clusters(spark, vertices, strong, weak, cfg=None, conflicts=None):
     v = spark.createDataFrame([(x, True) for x in vertices], "id string, is_record boolean")
     s = spark.createDataFrame(strong, "src string, dst string")
     w = spark.createDataFrame([(*e, 10.0)[:3] for e in weak], "src string, dst string, weight double")
-    out, held, report = guarded_clusters(v, s, w, cfg or ClusterConfig(), GraphConfig())
+    c = None if conflicts is None else spark.createDataFrame(conflicts, "src string, dst string")
+    out, held, report = guarded_clusters(v, s, w, cfg or ClusterConfig(), GraphConfig(), c)
     return {r["id"]: r["cluster"] for r in out.collect()}, {tuple(r) for r in held.collect()}, report
 
 
@@ -200,6 +209,40 @@ def test_a_lone_record_between_two_groups_joins_only_the_clearly_better_one(spar
     # three lone records of one person, pairwise matched, stay one cluster
     got, held, _ = _clusters(spark, ["x", "y", "z"], [], [("x", "y", 5.0), ("x", "z", 5.0), ("y", "z", 5.0)])
     assert len(set(got.values())) == 1 and not held
+
+
+def test_split_conflicts_follows_the_strongest_bridges_that_join_no_conflicting_cores():
+    # x matches core A better than core B; A and B conflict: x stays with A, B is cut off
+    assert split_conflicts([("A", "x", 8.0), ("B", "x", 6.0)], [("A", "B")]) == {"A": "A", "x": "A", "B": "B"}
+    # a chain A - y - B - C where A and C conflict: the weakest link on the path between them gives
+    assert split_conflicts([("A", "y", 9.0), ("B", "y", 3.0), ("B", "C", 7.0)], [("A", "C")]) == \
+        {"A": "A", "y": "A", "B": "B", "C": "B"}
+    # no conflict: everything stays together, named by its smallest core
+    assert set(split_conflicts([("b", "c", 1.0), ("a", "b", 2.0)], []).values()) == {"a"}
+    # equal weights are taken in core-id order, so the result does not depend on row order
+    edges = [("A", "x", 5.0), ("B", "x", 5.0)]
+    assert split_conflicts(edges, [("A", "B")]) == split_conflicts(edges[::-1], [("B", "A")]) == \
+        {"A": "A", "x": "A", "B": "B"}
+
+
+def test_two_households_joined_by_name_only_bridges_are_split_by_their_conflict(spark):
+    # John Smith senior (a1, a2) and junior (b1, b2) of one postcode; two loyalty cards with only the name and
+    # postcode (l, m) bridge them. a2 and b2 differ in birth date (a cannot_link decision): a conflict.
+    strong = [("a1", "a2"), ("b1", "b2")]
+    vertices = ["a1", "a2", "b1", "b2", "l", "m"]
+    weak = [("a1", "l", 9.0), ("b1", "l", 3.0), ("a1", "b1", 4.0), ("a2", "b2", 4.0), ("b2", "m", 6.0)]
+    got, held, report = _clusters(spark, vertices, strong, weak)
+    assert len(set(got.values())) == 1                        # without conflicts: one customer
+    got, held, report = _clusters(spark, vertices, strong, weak, conflicts=[("b2", "a2")])
+    assert got["a1"] == got["a2"] == got["l"] != got["b1"]
+    assert got["b1"] == got["b2"] == got["m"]
+    assert held == {("b1", "l"), ("a1", "b1"), ("a2", "b2")}  # the bridges undone are marked review
+    assert report["conflicted_clusters"] == 1 and report["conflicted_clusters_split"] == 1
+    assert report["bridges_undone_by_conflicts"] == 2         # core links: a-b (two edges) and b-l
+    # a conflict inside one core (strong evidence both ways) cannot be settled here: counted, nothing split
+    got, held, report = _clusters(spark, vertices, strong, weak, conflicts=[("a1", "a2")])
+    assert len(set(got.values())) == 1 and not held
+    assert report["conflicts_inside_cores"] == 1 and report["conflicted_clusters"] == 0
 
 
 def test_chain_is_one_cluster_and_oversized_clusters_fall_back_to_cores(spark):
