@@ -51,6 +51,10 @@ HAND_BUILT = [
     # a household sharing email and address: two people
     ("H1", "Alice", "Fairweather", "fairweathers@example.com", "0412 555 010", "1975-03-04", "5 Hill Rd", "3000", "2025-01-01"),
     ("H2", "Brian", "Fairweather", "fairweathers@example.com", "0412 555 011", "1972-07-08", "5 Hill Rd", "3000", "2025-01-01"),
+    # senior and junior of one first name sharing the family email and address, each with his own phone,
+    # one without a birth date: two people (cannot_link rule shared_email_household)
+    ("J1", "Jerzy", "Kowalczyk", "kowalczyks@example.com", "0412 555 040", "1961-02-03", "8 Elm St", "2600", "2025-01-01"),
+    ("J2", "Jerzy", "Kowalczyk", "kowalczyks@example.com", "0498 761 234", "", "8 Elm St", "2600", "2025-01-01"),
     # same name and birth date, everything else different: two people
     ("T1", "Carla", "Montgomery", "carla.m@example.com", "0412 555 020", "1990-05-06", "1 Beach Rd", "4000", "2025-01-01"),
     ("T2", "Carla", "Montgomery", "cm1990@example.org", "0412 555 021", "1990-05-06", "99 Mountain Ave", "6000", "2025-01-01"),
@@ -106,6 +110,7 @@ def test_hand_built_records_resolve_as_expected(company):
     p = {k.split(":", 1)[1]: v for k, v in ids.items() if k.startswith("partner:")}
     assert p["N1"] == p["N2"], "nickname + typo is one person"
     assert p["H1"] != p["H2"], "a household sharing an email is two people"
+    assert p["J1"] != p["J2"], "senior and junior sharing an email, each with his own phone, are two people"
     assert p["T1"] != p["T2"], "same name and birth date, nothing else in common, is two people"
     assert p["C1"] == p["C2"] == p["C3"], "a transitive chain is one customer"
     assert len({p[f"S{i}"] for i in range(len(SKEW_NAMES))}) == len(SKEW_NAMES)
@@ -120,6 +125,9 @@ def test_chain_has_no_direct_edge_and_household_is_cannot_link(company, spark):
     hh = pairs[("partner:H1", "partner:H2")]
     assert hh["decision"] in ("cannot_link", "no_match")
     assert hh["levels"]["email"] == "exact" and hh["levels"]["date_of_birth"] == "else"
+    jr = pairs[("partner:J1", "partner:J2")]
+    assert jr["decision"] in ("cannot_link", "no_match")
+    assert list(jr["cannot_link_rules"]) == ["shared_email_household"]
 
 
 def test_skewed_blocking_key_is_skipped_and_reported(company):
