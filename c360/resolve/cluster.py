@@ -152,7 +152,8 @@ def _split_conflicted(merged: DataFrame, core_of: DataFrame, links: DataFrame,
 def split_conflicts(bridges: list[tuple[str, str, float]], conflicts: list[tuple[str, str]]) -> dict[str, str]:
     """One cluster's cores re-assembled: ``bridges`` ``(a, b, weight)`` between cores are followed strongest
     first (ties by core ids), skipping any that would put two cores of a ``conflicts`` pair together.
-    Returns each core's part, named by the part's smallest core (so by its smallest record key)."""
+    Returns each core's part, named by its smallest core (the part holding the cluster's smallest core keeps
+    the cluster's name: cores and clusters are named by their smallest vertex id)."""
     parent: dict[str, str] = {}
 
     def root(x: str) -> str:
@@ -172,7 +173,10 @@ def split_conflicts(bridges: list[tuple[str, str, float]], conflicts: list[tuple
             members.setdefault(root(x), {x})
     for a, b, _ in sorted(bridges, key=lambda e: (-e[2], e[0], e[1])):
         ra, rb = root(a), root(b)
-        if ra == rb or any(against.get(x, set()) & members[rb] for x in members[ra]):
+        if ra == rb:
+            continue
+        small, large = sorted((members[ra], members[rb]), key=len)
+        if any(against.get(x, set()) & large for x in small):
             continue
         keep, gone = (ra, rb) if ra < rb else (rb, ra)
         parent[gone] = keep
