@@ -738,10 +738,13 @@ class Generator:
             s_truth.to_parquet(truth / f"social_{tag}.parquet", index=False)
             people_truth.append(people[["person_id", "gender", "first_name", "last_name", "date_of_birth", "email",
                                         "phone", "household_of", "value", "bad_experience"]])
+            # no NaN into a float-seconds conversion: pandas 2.x rounds the fractions of NaN slots read from
+            # uninitialised memory under np.errstate(over="raise") and now and then raises FloatingPointError
+            # (pandas-dev/pandas#58419, fixed by #61022 for pandas 3)
+            churns = np.isfinite(people["churn_at"].to_numpy())
             churn_truth.append(pd.DataFrame({
                 "person_id": people["person_id"],
-                "churn_at": pd.to_datetime(np.where(np.isfinite(people["churn_at"]), people["churn_at"], np.nan),
-                                           unit="s"),
+                "churn_at": pd.to_datetime(np.where(churns, people["churn_at"], 0.0), unit="s").where(churns),
                 "churned_by_cutoff": people["churn_at"].to_numpy() <= p.cutoff.timestamp(),
                 "churned_after_cutoff": (people["churn_at"].to_numpy() > p.cutoff.timestamp())
                 & (people["churn_at"].to_numpy() <= p.end.timestamp()),
