@@ -6,11 +6,14 @@
 - Spark: :func:`c360.behaviour.sessions.with_session_keys` + :func:`session_profiles` (the code
   ``c360 sessionize`` runs, without the Delta MERGE and the customer stitching);
 - DuckDB (2 threads): the same sessionisation in SQL (gap > timeout starts a visit, visits cut at the
-  maximum length) with the same profile columns.
+  maximum length) computing the same profile columns: session ids, counts, product lists, first page,
+  referrer and device, login, UTM fields, channel and bot rules (the default conf's, written in DuckDB's
+  dialect), split flag and date.
 
-Each engine runs ``--runs`` times (default 3), alternating: the first run is reported as *cold* (for Spark a fresh
-JVM still compiling its generated code), the best of the others as *warm*. Both must give the same number of
-sessions and events per session; appends to bench/sessionize_compare.csv.
+Each engine runs ``--runs`` times (default 5), alternating: the first run is reported as *cold* (for Spark a fresh
+JVM still compiling its generated code), the best of the others as *warm*; every run's time is kept in the CSV.
+Both must give the same sessions with the same value in every profile column (:func:`compare`); appends to
+bench/sessionize_compare.csv.
 """
 
 from __future__ import annotations
@@ -30,7 +33,7 @@ COPY (
     SELECT *, epoch_us(event_ts) / 1e6 AS t FROM read_parquet('{events}/*.parquet')
     WHERE anonymous_id IS NOT NULL AND event_ts IS NOT NULL
   ), g AS (
-    SELECT *, t - lag(t) OVER w AS gap FROM e
+    SELECT *, t - lag(t) OVER w AS gap, row_number() OVER w AS seq FROM e
     WINDOW w AS (PARTITION BY source_system, anonymous_id ORDER BY event_ts, event_id)
   ), v AS (
     SELECT *, sum(CASE WHEN gap IS NULL OR gap > {timeout} THEN 1 ELSE 0 END) OVER (
@@ -38,23 +41,71 @@ COPY (
       ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) AS visit_no
     FROM g
   ), p AS (
-    SELECT *, CAST(floor((t - min(t) OVER (PARTITION BY source_system, anonymous_id, visit_no)) / {max_len}) AS INT)
-              AS session_part
+    SELECT *, min(event_ts) OVER (PARTITION BY source_system, anonymous_id, visit_no) AS visit_start
     FROM v
+  ), k AS (
+    SELECT *, CAST(floor((t - epoch_us(visit_start) / 1e6) / {max_len}) AS INT) AS session_part FROM p
+  ), s AS (
+    SELECT source_system, anonymous_id, visit_start, session_part,
+           min(event_ts) AS session_start, max(event_ts) AS session_end, count(*) AS event_count,
+           count(*) FILTER (WHERE event_type IN ('page_view', 'product_view')) AS page_views,
+           count(*) FILTER (WHERE event_type = 'product_view') AS product_views,
+           coalesce(list_sort(list_distinct(list(product_id) FILTER (WHERE event_type = 'product_view'))), [])
+             AS products_viewed,
+           count(*) FILTER (WHERE event_type = 'add_to_cart') AS cart_adds,
+           coalesce(list_sort(list_distinct(list(product_id) FILTER (WHERE event_type = 'add_to_cart'))), [])
+             AS carted_products,
+           bool_or(event_type = 'checkout') AS has_checkout, bool_or(event_type = 'purchase') AS has_purchase,
+           bool_or(event_type = 'login' OR person_ref IS NOT NULL) AS is_logged_in,
+           arg_min(person_source, seq) FILTER (WHERE person_ref IS NOT NULL) AS login_person_source,
+           arg_min(person_ref, seq) FILTER (WHERE person_ref IS NOT NULL) AS login_person_ref,
+           arg_min_null(url, seq) AS landing_page, arg_min_null(referrer, seq) AS referrer,
+           arg_min(device, seq) FILTER (WHERE device IS NOT NULL) AS device
+    FROM k GROUP BY ALL
+  ), u AS (
+    SELECT * REPLACE (CASE WHEN trim(referrer) != '' THEN referrer END AS referrer),
+           CAST(floor((epoch_us(session_end) - epoch_us(session_start)) / 1e6) AS BIGINT) AS duration_s,
+           cart_adds > 0 AND NOT has_purchase AS is_abandoned_cart,
+           lower(nullif(regexp_extract(landing_page, '[?&]utm_source=([^&#]*)', 1), '')) AS utm_source,
+           lower(nullif(regexp_extract(landing_page, '[?&]utm_medium=([^&#]*)', 1), '')) AS utm_medium
+    FROM s
   )
-  SELECT source_system, anonymous_id, visit_no, session_part,
-         min(event_ts) AS session_start, max(event_ts) AS session_end, count(*) AS event_count,
-         count(*) FILTER (WHERE event_type IN ('page_view', 'product_view')) AS page_views,
-         count(*) FILTER (WHERE event_type = 'product_view') AS product_views,
-         list_sort(list_distinct(list(product_id) FILTER (WHERE event_type = 'product_view'))) AS products_viewed,
-         count(*) FILTER (WHERE event_type = 'add_to_cart') AS cart_adds,
-         list_sort(list_distinct(list(product_id) FILTER (WHERE event_type = 'add_to_cart'))) AS carted_products,
-         bool_or(event_type = 'checkout') AS has_checkout, bool_or(event_type = 'purchase') AS has_purchase,
-         arg_min(url, (event_ts, event_id)) AS landing_page, arg_min(referrer, (event_ts, event_id)) AS referrer,
-         arg_min(device, (event_ts, event_id)) FILTER (WHERE device IS NOT NULL) AS device
-  FROM p GROUP BY ALL
+  SELECT *,
+         CASE WHEN utm_medium IN ('cpc', 'ppc', 'paid', 'paidsearch') THEN 'paid_search'
+              WHEN utm_medium = 'email' OR regexp_matches(referrer, '(^|[./])mail\\.') THEN 'email'
+              WHEN utm_medium IN ('social', 'paid_social')
+                OR regexp_matches(referrer, 'facebook\\.|//t\\.co/|twitter\\.|instagram\\.|linkedin\\.|tiktok\\.')
+                THEN 'social'
+              WHEN utm_medium IN ('referral', 'affiliate') THEN 'affiliate'
+              WHEN regexp_matches(referrer, 'google\\.|bing\\.|duckduckgo\\.|yahoo\\.|baidu\\.') THEN 'organic_search'
+              WHEN regexp_matches(referrer, '^https?://(www\\.)?shop\\.example\\.com') THEN 'internal'
+              WHEN referrer IS NULL AND utm_source IS NULL THEN 'direct'
+              ELSE 'referral' END AS channel,
+         'WS-' || substr(sha256(concat_ws('|', source_system, anonymous_id, CAST(epoch_us(visit_start) AS VARCHAR),
+                                          CAST(session_part AS VARCHAR))), 1, 24) AS session_id,
+         coalesce(event_count >= 30 AND event_count / greatest(duration_s / 60.0, 1.0) >= 20, false) AS is_bot,
+         max(session_part) OVER (PARTITION BY source_system, anonymous_id, visit_start) > 0 AS is_split,
+         CAST(session_start AS DATE) AS session_date
+  FROM u
 ) TO '{out}' (FORMAT parquet)
 """
+
+
+def compare(con, spark_dir: Path, duck_file: Path) -> dict[str, int]:
+    """Sessions whose profile differs between the engines, per column (``session_id`` present in one only:
+    ``missing``); every column DuckDB computes is compared, which is all of Spark's but ``categories``
+    (that needs the products table, which neither side reads here)."""
+    duck_cols = [r[0] for r in con.execute(f"DESCRIBE SELECT * FROM '{duck_file}'").fetchall()]
+    spark_cols = [r[0] for r in con.execute(f"DESCRIBE SELECT * FROM '{spark_dir}/*.parquet'").fetchall()]
+    left_out = set(spark_cols) - set(duck_cols) - {"categories"}
+    if left_out:
+        raise SystemExit(f"sessionize-compare: DuckDB does not compute {sorted(left_out)}")
+    cols = [c for c in duck_cols if c != "session_id"]
+    checks = ", ".join(f"count(*) FILTER (WHERE s.{c} IS DISTINCT FROM d.{c}) AS {c}" for c in cols)
+    row = con.execute(f"""
+        SELECT count(*) FILTER (WHERE s.session_id IS NULL OR d.session_id IS NULL) AS missing, {checks}
+        FROM '{spark_dir}/*.parquet' s FULL JOIN '{duck_file}' d USING (session_id)""").fetchone()
+    return {c: n for c, n in zip(["missing", *cols], row, strict=True) if n}
 
 
 def main(argv: list[str]) -> int:
@@ -62,16 +113,16 @@ def main(argv: list[str]) -> int:
     ap.add_argument("--warehouse", required=True)
     ap.add_argument("--people", type=int, required=True)
     ap.add_argument("--out", default="bench/sessionize_compare.csv")
-    ap.add_argument("--runs", type=int, default=3, help="runs of each engine; the first is reported cold")
+    ap.add_argument("--runs", type=int, default=5, help="runs of each engine; the first is reported cold")
     a = ap.parse_args(argv)
 
     import duckdb
     from pyspark.sql import functions as F
 
-    from c360.behaviour.sessions import session_profiles, with_session_keys
+    from c360.behaviour.sessions import SQL_CONF, session_profiles, with_session_keys
     from c360.config import load_config
     from c360.io.delta import read_table
-    from c360.session import get_spark
+    from c360.session import get_spark, sql_conf
     from c360.tables import table
 
     cfg = load_config("local", warehouse=a.warehouse)
@@ -89,7 +140,9 @@ def main(argv: list[str]) -> int:
         shutil.rmtree(work / "spark_sessions", ignore_errors=True)
         events = spark.read.parquet(str(events_dir)).where(F.col("anonymous_id").isNotNull()
                                                            & F.col("event_ts").isNotNull())
-        session_profiles(with_session_keys(events, timeout, max_len), None, s).write.parquet(str(work / "spark_sessions"))
+        with sql_conf(spark, SQL_CONF):
+            session_profiles(with_session_keys(events, timeout, max_len), None, s).write.parquet(
+                str(work / "spark_sessions"))
 
     con = duckdb.connect()
     con.execute("SET threads = 2")
@@ -111,16 +164,20 @@ def main(argv: list[str]) -> int:
     spark_w, duck_w = min(times["spark"][1:] or times["spark"]), min(times["duckdb"][1:] or times["duckdb"])
 
     sp = spark.read.parquet(str(work / "spark_sessions")).agg(F.count(F.lit(1)), F.sum("event_count")).first()
-    dk = con.execute(f"SELECT count(*), sum(event_count) FROM '{work / 'duck.parquet'}'").fetchone()
-    same = (sp[0], sp[1]) == (dk[0], dk[1])
+    diffs = compare(con, work / "spark_sessions", work / "duck.parquet")
+    same = not diffs
+    if diffs:
+        print(f"sessionize-compare: the engines disagree: {diffs}", file=sys.stderr)
     print(f"sessionize-compare: {a.people} people: cold spark {spark_s:.1f} s, duckdb {duck_s:.1f} s, "
           f"ratio {spark_s / duck_s:.2f}; warm spark {spark_w:.1f} s, duckdb {duck_w:.1f} s, "
-          f"ratio {spark_w / duck_w:.2f}; sessions spark {sp[0]} duckdb {dk[0]}; same: {same}", file=sys.stderr)
+          f"ratio {spark_w / duck_w:.2f}; {sp[0]} sessions; same profiles: {same}", file=sys.stderr)
     append_csv(a.out, ["date", "machine", "people", "events", "sessions", "spark_seconds", "duckdb_seconds", "ratio",
-                       "same_sessions", "runs", "spark_warm_seconds", "duckdb_warm_seconds", "warm_ratio"],
+                       "same_sessions", "runs", "spark_warm_seconds", "duckdb_warm_seconds", "warm_ratio", "compared",
+                       "spark_runs", "duckdb_runs"],
                [[dt.date.today().isoformat(), _machine(), a.people, sp[1], sp[0], round(spark_s, 1), round(duck_s, 1),
                  round(spark_s / duck_s, 2), same, a.runs, round(spark_w, 1), round(duck_w, 1),
-                 round(spark_w / duck_w, 2)]])
+                 round(spark_w / duck_w, 2), "every profile column",
+                 " ".join(f"{t:.1f}" for t in times["spark"]), " ".join(f"{t:.1f}" for t in times["duckdb"])]])
     shutil.rmtree(work, ignore_errors=True)
     return 0 if same else 1
 

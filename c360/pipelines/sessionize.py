@@ -18,10 +18,11 @@ from pathlib import Path
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
-from c360.behaviour.sessions import COOKIE, session_profiles, with_customer_ids, with_session_keys
+from c360.behaviour.sessions import COOKIE, SQL_CONF, session_profiles, with_customer_ids, with_session_keys
 from c360.io.delta import read_optional, read_table, write_table
 from c360.log import get_logger
 from c360.pipelines import JobContext
+from c360.session import sql_conf
 from c360.tables import table
 
 log = get_logger(__name__)
@@ -88,7 +89,8 @@ def run(ctx: JobContext, full: bool = False) -> dict:
 
     keyed = with_session_keys(region, timeout_s, max_s)
     sessions = with_customer_ids(session_profiles(keyed, products, s), xref)
-    sessions = sessions.withColumn("sessionized_at", F.lit(started).cast("timestamp")).localCheckpoint()
+    with sql_conf(spark, SQL_CONF):   # computed here, once: localCheckpoint is eager
+        sessions = sessions.withColumn("sessionized_at", F.lit(started).cast("timestamp")).localCheckpoint()
 
     if old is None:
         write_table(spark, cfg, spec, sessions, mode="overwrite")

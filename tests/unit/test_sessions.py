@@ -9,8 +9,9 @@ import duckdb
 import pandas as pd
 import pytest
 
-from c360.behaviour.sessions import session_profiles, with_session_id, with_session_keys
+from c360.behaviour.sessions import SQL_CONF, session_profiles, with_session_id, with_session_keys
 from c360.config import SessionizeConfig, load_config
+from c360.session import sql_conf
 
 T0 = dt.datetime(2025, 3, 1, 10, 0, 0)
 SCHEMA = ("source_system string, event_id string, anonymous_id string, person_source string, person_ref string, "
@@ -106,11 +107,14 @@ def test_bot_flag(spark, scfg):
     assert prof.first()["is_bot"]
 
 
-def test_single_shuffle(spark, scfg):
+def test_single_shuffle_and_a_streaming_aggregation(spark, scfg):
     rows = [ev(i, "a", i * 60) for i in range(5)]
     _, prof = sessions_of(spark, rows, scfg)
-    plan = prof._jdf.queryExecution().executedPlan().toString()
+    with sql_conf(spark, SQL_CONF):
+        plan = prof._jdf.queryExecution().executedPlan().toString()
     assert plan.count("Exchange hashpartitioning") == 1, plan
+    # one sort for the cookie windows, one (over rows already in order) for the sessions; no hash aggregation
+    assert plan.count("Sort [") == 2 and "SortAggregate" in plan and "HashAggregate" not in plan, plan
 
 
 DUCKDB_SESSIONS = """
@@ -162,3 +166,42 @@ def test_matches_duckdb_reference(spark, scfg):
     pdf = pd.DataFrame(rows, columns=[c.split()[0] for c in SCHEMA.split(", ")])
     ref = reference_sessions(pdf, 1800, 5400)
     assert partition_of(spark_labels) == partition_of(ref)
+
+
+def test_every_profile_column_matches_the_benchmarks_duckdb_sql(spark, scfg, tmp_path):
+    """The DuckDB SQL that `make bench` times against (bench/sessionize_compare.py) gives the same profile,
+    column by column, on random events with every feature the profile reads; and the comparison catches a
+    difference."""
+    from bench.sessionize_compare import DUCKDB_SQL, compare
+
+    rnd = random.Random(5)
+    urls = ["https://shop.example.com/", "https://shop.example.com/p/P1?utm_source=Google&utm_medium=cpc",
+            "https://shop.example.com/?utm_source=news&utm_medium=email", "https://shop.example.com/p/P2",
+            None]
+    refs = [None, "", " ", "https://www.google.com/", "https://t.co/x", "https://mail.yahoo.com/",
+            "https://shop.example.com/c/1", "https://blog.example.org/"]
+    types = ["page_view", "product_view", "add_to_cart", "checkout", "purchase", "login"]
+    rows, i = [], 0
+    for anon in [f"c{k}" for k in range(30)]:
+        t = rnd.uniform(0, 3600)
+        for _ in range(rnd.randint(1, 40)):
+            t += rnd.choice([0, 1, 5, 60, 1799, 1801, rnd.uniform(0, 4000)])
+            rows.append(ev(i, anon, t, etype=rnd.choice(types), url=rnd.choice(urls), referrer=rnd.choice(refs),
+                           product=rnd.choice([None, "P1", "P2", "P3"]),
+                           person=rnd.choice([None, None, None, f"W{anon}", "Wother"]),
+                           device=rnd.choice([None, "mobile", "desktop"])))
+            i += 1
+    events = tmp_path / "events"
+    spark.createDataFrame(rows, SCHEMA).write.parquet(str(events))
+    keyed = with_session_keys(spark.read.parquet(str(events)), 30 * 60, 90 * 60)
+    session_profiles(keyed, None, scfg).write.parquet(str(tmp_path / "spark"))
+    con = duckdb.connect()
+    con.execute("SET TimeZone = 'UTC'")
+    con.execute(DUCKDB_SQL.format(events=events, timeout=30 * 60, max_len=90 * 60, out=tmp_path / "duck.parquet"))
+    assert con.execute(f"SELECT count(*) FROM '{tmp_path / 'duck.parquet'}'").fetchone()[0] > 30
+    assert compare(con, tmp_path / "spark", tmp_path / "duck.parquet") == {}
+
+    con.execute(f"""COPY (SELECT * REPLACE (CASE WHEN event_count = 1 THEN 'x' ELSE channel END AS channel)
+                    FROM '{tmp_path / 'duck.parquet'}') TO '{tmp_path / 'changed.parquet'}' (FORMAT parquet)""")
+    singles = con.execute(f"SELECT count(*) FROM '{tmp_path / 'duck.parquet'}' WHERE event_count = 1").fetchone()[0]
+    assert singles > 0 and compare(con, tmp_path / "spark", tmp_path / "changed.parquet") == {"channel": singles}
