@@ -110,8 +110,12 @@ def test_bot_flag(spark, scfg):
 def test_single_shuffle_and_a_streaming_aggregation(spark, scfg):
     rows = [ev(i, "a", i * 60) for i in range(5)]
     _, prof = sessions_of(spark, rows, scfg)
+    (key, value), = SQL_CONF.items()
+    before = spark.conf.get(key, None)
     with sql_conf(spark, SQL_CONF):
+        assert spark.conf.get(key) == value
         plan = prof._jdf.queryExecution().executedPlan().toString()
+    assert spark.conf.get(key, None) == before     # put back for the session's other queries
     assert plan.count("Exchange hashpartitioning") == 1, plan
     # one sort for the cookie windows, one (over rows already in order) for the sessions; no hash aggregation
     assert plan.count("Sort [") == 2 and "SortAggregate" in plan and "HashAggregate" not in plan, plan
@@ -194,7 +198,8 @@ def test_every_profile_column_matches_the_benchmarks_duckdb_sql(spark, scfg, tmp
     events = tmp_path / "events"
     spark.createDataFrame(rows, SCHEMA).write.parquet(str(events))
     keyed = with_session_keys(spark.read.parquet(str(events)), 30 * 60, 90 * 60)
-    session_profiles(keyed, None, scfg).write.parquet(str(tmp_path / "spark"))
+    with sql_conf(spark, SQL_CONF):     # as `c360 sessionize` runs it
+        session_profiles(keyed, None, scfg).write.parquet(str(tmp_path / "spark"))
     con = duckdb.connect()
     con.execute("SET TimeZone = 'UTC'")
     con.execute(DUCKDB_SQL.format(events=events, timeout=30 * 60, max_len=90 * 60, out=tmp_path / "duck.parquet"))
