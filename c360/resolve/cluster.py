@@ -41,6 +41,10 @@ from c360.graph import connected_components
 if TYPE_CHECKING:
     import pandas as pd
 
+#: the conflict counts of the run report (step 5) when there is nothing to split
+NO_CONFLICTS = {"conflicted_clusters": 0, "conflicted_clusters_split": 0, "bridges_undone_by_conflicts": 0,
+                "conflicts_inside_cores": 0}
+
 
 def guarded_clusters(vertices: DataFrame, strong: DataFrame, weak: DataFrame, cfg: ClusterConfig,
                      graph: GraphConfig, conflicts: DataFrame | None = None) -> tuple[DataFrame, DataFrame, dict]:
@@ -66,8 +70,7 @@ def guarded_clusters(vertices: DataFrame, strong: DataFrame, weak: DataFrame, cf
     accepted = links.where("accepted").select(F.col("c1").alias("src"), F.col("c2").alias("dst"))
     merged = connected_components(core_size.select(F.col("core").alias("id")), accepted, graph)
     merged = merged.select(F.col("id").alias("core"), F.col("component").alias("cluster")).localCheckpoint()
-    conflict_report: dict = {"conflicted_clusters": 0, "conflicted_clusters_split": 0,
-                             "bridges_undone_by_conflicts": 0, "conflicts_inside_cores": 0}
+    conflict_report = dict(NO_CONFLICTS)
     if conflicts is not None:
         merged, undone, conflict_report = _split_conflicted(merged, core_of, links, conflicts)
         rejected = rejected.unionByName(w.join(undone, ["c1", "c2"]).select("src", "dst"))
@@ -124,8 +127,8 @@ def _split_conflicted(merged: DataFrame, core_of: DataFrame, links: DataFrame,
              .localCheckpoint())
     stats = pairs.agg(F.count(F.when(F.col("a") == F.col("b"), 1)).alias("inside"),
                       F.countDistinct(F.when(F.col("a") != F.col("b"), F.col("cluster"))).alias("clusters")).first()
-    report = {"conflicted_clusters": int(stats["clusters"]), "conflicted_clusters_split": 0,
-              "bridges_undone_by_conflicts": 0, "conflicts_inside_cores": int(stats["inside"])}
+    report = {**NO_CONFLICTS, "conflicted_clusters": int(stats["clusters"]),
+              "conflicts_inside_cores": int(stats["inside"])}
     none = links.sparkSession.createDataFrame([], "c1 string, c2 string")
     if not report["conflicted_clusters"]:
         return merged, none, report
