@@ -16,6 +16,7 @@ import datetime as dt
 import json
 import math
 import time
+from dataclasses import dataclass
 
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
@@ -24,7 +25,14 @@ from c360.io.delta import exists, read_table, write_table
 from c360.log import get_logger
 from c360.pipelines import JobContext
 from c360.resolve import model as M
-from c360.resolve.blocking import candidate_pairs, compare, compare_columns, prepare_records, with_sides
+from c360.resolve.blocking import (
+    candidate_pairs,
+    compare,
+    compare_columns,
+    prepare_records,
+    record_key,
+    with_sides,
+)
 from c360.resolve.cluster import assign_ids, guarded_clusters
 from c360.resolve.comparisons import Comparison, build
 from c360.resolve.links import login_links, object_links
@@ -95,16 +103,17 @@ def score(cmp: DataFrame, model: M.FSModel, comparisons: list[Comparison], ctx: 
         F.lit(M.scoring_version(ctx.cfg, model)).alias("model_version"))
 
 
-def _train(ctx: JobContext, records: DataFrame, pairs: DataFrame, comparisons: list[Comparison],
+def _train(ctx: JobContext, records: DataFrame, compared: DataFrame, comparisons: list[Comparison],
            columns: list[str], n_records: int) -> M.FSModel:
+    """Fit the model: u from random record pairs, term frequencies, m and the match share by EM over the
+    level patterns of the ``compared`` candidate pairs."""
     cfg, r = ctx.cfg, ctx.cfg.resolve
     u, sampled = estimate_u(records, comparisons, columns, r.u_sample_pairs, r.seed)
     for c in comparisons:
         if c.config.tf_adjust:
             M.term_frequencies(records, c.config.column).write.mode("overwrite").parquet(M.tf_path(cfg, c.name))
-    cmp = compare(with_sides(pairs, records, columns), comparisons)
     g_cols = [f"g_{c.name}" for c in comparisons]
-    rows = cmp.groupBy(*g_cols, "blocked_by").count().collect()
+    rows = compared.groupBy(*g_cols, "blocked_by").count().collect()
     patterns = [(tuple(row[g] for g in g_cols), tuple(row["blocked_by"]), row["count"]) for row in rows]
     rules = {b.name: b.keys for b in r.blocking.rules}
     model = M.train(comparisons, patterns, rules, u, cfg, n_records)
@@ -115,17 +124,35 @@ def _train(ctx: JobContext, records: DataFrame, pairs: DataFrame, comparisons: l
     return model
 
 
-def run(ctx: JobContext, retrain: bool = False, full: bool = False) -> dict:
-    spark, cfg = ctx.spark, ctx.cfg
-    r = cfg.resolve
-    run_id = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%S%f")
-    t0 = time.perf_counter()
+@dataclass
+class Matching:
+    """What :func:`match` found: the records, the model, every scored pair, the clusters and a report."""
 
-    def step(name: str, **kw) -> None:
-        log.info(f"resolve: {name}", seconds=round(time.perf_counter() - t0, 1), **kw)
+    records: DataFrame
+    model: M.FSModel
+    retrained: bool
+    #: identity_edges rows without run_id; ``decision`` still says ``match`` for the held (review) edges
+    scored: DataFrame
+    #: ``(id, cluster, cluster_status, is_record)`` for records and cookies
+    clusters: DataFrame
+    #: weak match edges ``(src, dst)`` the clustering did not follow
+    held: DataFrame
+    facts: dict
+    blocking_report: list[dict]
 
+
+def match(ctx: JobContext, person: DataFrame, logins: DataFrame | None = None, *, retrain: bool = False,
+          stored_edges: DataFrame | None = None, step=lambda name, **kw: None) -> Matching:
+    """The matching core, without IO of its own but the model files: ``silver.person`` rows -> records and
+    blocking keys -> candidate pairs -> model (trained when ``retrain``, when there is none or when the
+    comparisons or blocking changed) -> scored pairs -> guarded clusters.
+
+    ``logins``: cookie login links (:func:`login_links`); ``stored_edges``: the last run's identity_edges,
+    whose score a pair keeps when both its records are unchanged and the model and scoring settings are the
+    same (not used when the model is retrained).
+    """
+    cfg, r = ctx.cfg, ctx.cfg.resolve
     comparisons = build(r.comparisons)
-    person = read_table(spark, cfg, table("silver.person"))
     records = prepare_records(person, r, comparisons).localCheckpoint()
     n_records = records.count()
     columns = [*compare_columns(comparisons, r, records.columns), "rec_hash"]
@@ -143,15 +170,17 @@ def run(ctx: JobContext, retrain: bool = False, full: bool = False) -> dict:
 
     model = M.load(cfg)
     retrained = retrain or model is None or model.fingerprint != M.fingerprint(cfg)
+    compared = None
     if retrained:
-        model = _train(ctx, records, pairs, comparisons, columns, n_records)
+        # every pair is compared once: its levels train the model, then the same rows are scored
+        compared = compare(with_sides(pairs, records, columns), comparisons).localCheckpoint()
+        model = _train(ctx, records, compared, comparisons, columns, n_records)
 
     # ------------------------------------------------------------------ score (only what changed)
-    edges_spec = table("silver.identity_edges")
     version = M.scoring_version(cfg, model)
     to_score, reused = pairs, None
-    if not (full or retrained) and exists(cfg, edges_spec):
-        old = read_table(spark, cfg, edges_spec).where(F.col("model_version") == version)
+    if stored_edges is not None and not retrained:
+        old = stored_edges.where(F.col("model_version") == version)
         hashes = records.select("rk", "rec_hash")
         current = (pairs.join(hashes.select(F.col("rk").alias("rk_l"), F.col("rec_hash").alias("left_hash")), "rk_l")
                    .join(hashes.select(F.col("rk").alias("rk_r"), F.col("rec_hash").alias("right_hash")), "rk_r"))
@@ -164,7 +193,9 @@ def run(ctx: JobContext, retrain: bool = False, full: bool = False) -> dict:
                               .otherwise(F.col("decision"))))
         to_score = pairs.join(reused.select(F.col("left_key").alias("rk_l"), F.col("right_key").alias("rk_r")),
                               ["rk_l", "rk_r"], "left_anti")
-    scored = score(compare(with_sides(to_score, records, columns), comparisons), model, comparisons, ctx)
+    if compared is None:
+        compared = compare(with_sides(to_score, records, columns), comparisons)
+    scored = score(compared, model, comparisons, ctx)
     if reused is not None:
         scored = scored.unionByName(reused.select(*scored.columns))
     scored = scored.localCheckpoint()
@@ -172,7 +203,8 @@ def run(ctx: JobContext, retrain: bool = False, full: bool = False) -> dict:
     step("pairs scored", scored=facts["pairs_scored"])
 
     # ------------------------------------------------------------------ cluster
-    logins, login_report = login_links(spark, cfg, records.select("rk"))
+    if logins is None:
+        logins = ctx.spark.createDataFrame([], "cookie string, rk string")
     vertices = records.select(F.col("rk").alias("id"), F.lit(True).alias("is_record")).unionByName(
         logins.select(F.col("cookie").alias("id"), F.lit(False).alias("is_record")).distinct())
     matches = scored.where("decision = 'match'")
@@ -186,10 +218,31 @@ def run(ctx: JobContext, retrain: bool = False, full: bool = False) -> dict:
                              | (F.col("match_weight") <= r.cluster.conflict_weight)).select(
         F.col("left_key").alias("src"), F.col("right_key").alias("dst"))
     clusters, held, cluster_report = guarded_clusters(vertices, strong, weak, r.cluster, cfg.graph, conflicts)
-    edges = (scored.join(held.select(F.col("src").alias("left_key"), F.col("dst").alias("right_key"),
-                                     F.lit(True).alias("_held")), ["left_key", "right_key"], "left")
+    facts.update(cluster_report)
+    return Matching(records, model, retrained, scored, clusters, held, facts, blocking_report)
+
+
+def run(ctx: JobContext, retrain: bool = False, full: bool = False) -> dict:
+    spark, cfg = ctx.spark, ctx.cfg
+    run_id = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%S%f")
+    t0 = time.perf_counter()
+
+    def step(name: str, **kw) -> None:
+        log.info(f"resolve: {name}", seconds=round(time.perf_counter() - t0, 1), **kw)
+
+    person = read_table(spark, cfg, table("silver.person"))
+    keys = person.select(record_key().alias("rk"))
+    logins, login_report = login_links(spark, cfg, keys)
+    edges_spec = table("silver.identity_edges")
+    stored = read_table(spark, cfg, edges_spec) if not full and exists(cfg, edges_spec) else None
+    found = match(ctx, person, logins, retrain=retrain, stored_edges=stored, step=step)
+    records, model, retrained, scored, clusters, facts = (found.records, found.model, found.retrained,
+                                                          found.scored, found.clusters, found.facts)
+    matches = scored.where("decision = 'match'")
+    edges = (scored.join(found.held.select(F.col("src").alias("left_key"), F.col("dst").alias("right_key"),
+                                           F.lit(True).alias("_held")), ["left_key", "right_key"], "left")
              .withColumn("decision", F.when(F.col("_held"), F.lit("review")).otherwise(F.col("decision")))
-             .drop("_held").withColumn("run_id", F.lit(run_id)))
+             .drop("_held").withColumn("run_id", F.lit(run_id))).localCheckpoint()
 
     # ------------------------------------------------------------------ stable ids
     xref_spec, hist_spec = table("silver.customer_xref"), table("silver.customer_id_history")
@@ -200,7 +253,7 @@ def run(ctx: JobContext, retrain: bool = False, full: bool = False) -> dict:
     if exists(cfg, hist_spec):
         history = read_table(spark, cfg, hist_spec)
     assigned, events = assign_ids(clusters, previous, history, run_id)
-    assigned = assigned.localCheckpoint()
+    assigned, events = assigned.localCheckpoint(), events.localCheckpoint()
     step("clustered, ids assigned")
 
     # match probability of a record: its strongest match edge inside its customer (1.0 when alone)
@@ -244,13 +297,11 @@ def run(ctx: JobContext, retrain: bool = False, full: bool = False) -> dict:
     summary = read_table(spark, cfg, xref_spec).where("record_type = 'person'").agg(
         F.countDistinct("customer_id").alias("customers"),
         F.sum(F.when(F.col("cluster_status") != "ok", 1).otherwise(0)).alias("flagged")).first()
-    counts = {row["decision"]: row["count"]
-              for row in read_table(spark, cfg, edges_spec).groupBy("decision").count().collect()}
+    counts = {row["decision"]: row["count"] for row in edges.groupBy("decision").count().collect()}
     ev = {row["event"]: row["count"] for row in events.groupBy("event").count().collect()}
     facts.update({"customers": summary["customers"], "records_flagged_for_review": summary["flagged"] or 0,
-                  "decisions": counts, "id_events": ev, "model_retrained": retrained, **login_report,
-                  **cluster_report})
-    report = {"run_id": run_id, **facts, "blocking": blocking_report,
+                  "decisions": counts, "id_events": ev, "model_retrained": retrained, **login_report})
+    report = {"run_id": run_id, **facts, "blocking": found.blocking_report,
               "model": {"match_share": model.match_share, "fingerprint": model.fingerprint,
                         "trained_at": model.trained_at}}
     _write_report(ctx, report)

@@ -68,8 +68,9 @@ def block_sizes(records: DataFrame, rule: BlockingRule) -> DataFrame:
 def candidate_pairs(records: DataFrame, cfg: ResolveConfig) -> tuple[DataFrame, list[dict]]:
     """``(rk_l, rk_r, blocked_by)`` with ``rk_l < rk_r``, and a report row per rule (skipped keys).
 
-    All rules in one pass: every record's keys as ``(rule, key, rk)`` rows, one count per key (skewed keys
-    collected for the report), one self-join on ``(rule, key)`` and one de-duplication of the pairs.
+    All rules in one pass: every record's keys as ``(rule, key, rk)`` rows, grouped once per key (its size,
+    and its sorted members when it has two or more and is not skewed), skewed keys collected for the report,
+    each kept key's pairs generated from its member list (no join), and one de-duplication of the pairs.
     """
     rules = cfg.blocking.rules
     if not rules:
@@ -79,9 +80,14 @@ def candidate_pairs(records: DataFrame, cfg: ResolveConfig) -> tuple[DataFrame, 
                                for r in rules]))
     keyed = records.select("rk", keys.alias("_k")).select("rk", "_k.rule", "_k.key").where(F.col("key").isNotNull())
     cap = F.element_at(F.create_map(*[x for n, c in caps.items() for x in (F.lit(n), F.lit(c))]), F.col("rule"))
-    sizes = keyed.groupBy("rule", "key").count().withColumn("skipped", F.col("count") > cap).localCheckpoint()
+    blocks = (keyed.groupBy("rule", "key").agg(F.count(F.lit(1)).alias("count"), F.collect_list("rk").alias("rks"))
+              .where(F.col("count") > 1)
+              .select("rule", "key", "count", (F.col("count") > cap).alias("skipped"),
+                      # a record listed twice under one key pairs once
+                      F.when(F.col("count") <= cap, F.array_sort(F.array_distinct("rks"))).alias("rks"))
+              .localCheckpoint())
     big: dict[str, list[tuple[str, int]]] = {r.name: [] for r in rules}
-    for row in sizes.where("skipped").select("rule", "key", "count").collect():
+    for row in blocks.where("skipped").select("rule", "key", "count").collect():
         big[row["rule"]].append((row["key"], row["count"]))
     report = []
     for r in rules:
@@ -89,11 +95,15 @@ def candidate_pairs(records: DataFrame, cfg: ResolveConfig) -> tuple[DataFrame, 
         report.append({"rule": r.name, "max_block_size": caps[r.name], "skipped_keys": len(skipped),
                        "skipped_records": sum(n for _, n in skipped),
                        "largest_skipped": [{"key": k.replace(KEY_SEP, " | "), "records": n} for k, n in skipped[:5]]})
-    kept = keyed.join(sizes.where(~F.col("skipped")).select("rule", "key"), ["rule", "key"], "left_semi")
-    a, b = kept.alias("a"), kept.alias("b")
-    pairs = (a.join(b, ["rule", "key"]).where(F.col("a.rk") < F.col("b.rk"))
-             .select(F.col("a.rk").alias("rk_l"), F.col("b.rk").alias("rk_r"), "rule")
-             .groupBy("rk_l", "rk_r").agg(F.array_sort(F.collect_set("rule")).alias("blocked_by")))
+    # every (earlier, later) pair of a key's sorted members
+    members = F.col("rks")
+    pair_list = F.flatten(F.transform(
+        F.sequence(F.lit(1), F.size(members) - 1),
+        lambda i: F.transform(F.slice(members, i + 1, F.size(members) - i),
+                              lambda x: F.struct(F.element_at(members, i).alias("l"), x.alias("r")))))
+    pairs = (blocks.where(~F.col("skipped") & (F.size("rks") > 1)).select("rule", F.explode(pair_list).alias("_p"))
+             .groupBy(F.col("_p.l").alias("rk_l"), F.col("_p.r").alias("rk_r"))
+             .agg(F.array_sort(F.collect_set("rule")).alias("blocked_by")))
     return pairs, report
 
 

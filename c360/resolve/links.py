@@ -10,7 +10,7 @@
 
 from __future__ import annotations
 
-from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import DataFrame, SparkSession, Window
 from pyspark.sql import functions as F
 
 from c360.config import C360Config
@@ -39,12 +39,14 @@ def login_links(spark: SparkSession, cfg: C360Config, record_keys: DataFrame) ->
                       F.concat_ws(":", F.coalesce("person_source", F.lit("")), "person_ref").alias("rk"))
               .distinct()
               .join(record_keys, "rk", "left_semi")
-              .withColumn("cookie", F.concat_ws(":", "source_system", "anonymous_id")))
-    per_cookie = logins.groupBy("cookie").agg(F.count(F.lit(1)).alias("n"))
-    cap = cfg.resolve.login_links.max_records_per_cookie
-    shared = per_cookie.where(F.col("n") > cap)
-    links = logins.join(shared.select("cookie"), "cookie", "left_anti").localCheckpoint()
-    report = {"cookies_linked": links.select("cookie").distinct().count(), "shared_device_cookies": shared.count()}
+              .withColumn("cookie", F.concat_ws(":", "source_system", "anonymous_id"))
+              .withColumn("_records", F.count(F.lit(1)).over(Window.partitionBy("cookie")))
+              .localCheckpoint())
+    shared = F.col("_records") > cfg.resolve.login_links.max_records_per_cookie
+    row = logins.agg(F.countDistinct(F.when(~shared, F.col("cookie"))).alias("linked"),
+                     F.countDistinct(F.when(shared, F.col("cookie"))).alias("shared")).first()
+    report = {"cookies_linked": row["linked"], "shared_device_cookies": row["shared"]}
+    links = logins.where(~shared)
     return links.select("cookie", "source_system", "anonymous_id", "rk"), report
 
 

@@ -37,22 +37,40 @@ def _run(spark, vertices, edges, backend="native"):
     return {r["id"]: r["component"] for r in connected_components(v, e, GraphConfig(backend=backend)).collect()}
 
 
-def test_chain_star_isolated_and_self_loop(spark):
+@pytest.mark.parametrize("backend", ["native", "local"])
+def test_chain_star_isolated_and_self_loop(spark, backend):
     vertices = ["a", "b", "c", "d", "e", "f", "z"]
-    edges = [("a", "b"), ("c", "b"), ("d", "c"), ("e", "f"), ("f", "f"), ("e", "f")]
-    assert _run(spark, vertices, edges) == union_find_components(vertices, edges)
-    assert _run(spark, vertices, edges)["d"] == "a"
-    assert _run(spark, vertices, edges)["z"] == "z"
+    # "é" sorts after "z" in code-point (= UTF-8 byte) order, as in Spark's string order
+    edges = [("a", "b"), ("c", "b"), ("d", "c"), ("e", "f"), ("f", "f"), ("e", "f"), ("é", "z")]
+    got = _run(spark, vertices, edges, backend)
+    assert got == union_find_components(vertices, edges)
+    assert (got["d"], got["z"], got["é"], got["f"]) == ("a", "z", "z", "e")
 
 
+@pytest.mark.parametrize("backend", ["native", "local"])
 @pytest.mark.parametrize("seed", [1, 2, 3])
-def test_random_graphs_match_union_find(spark, seed):
+def test_random_graphs_match_union_find(spark, seed, backend):
     rng = random.Random(seed)
     vertices = [f"v{i:03d}" for i in range(150)]
     edges = [(rng.choice(vertices), rng.choice(vertices)) for _ in range(110)]
-    # a long path stresses the iteration count
-    edges += [(f"v{i:03d}", f"v{i + 1:03d}") for i in range(120, 149)]
-    assert _run(spark, vertices, edges) == union_find_components(vertices, edges)
+    # a long path stresses the iteration count; ids outside the vertex list become vertices
+    edges += [(f"v{i:03d}", f"v{i + 1:03d}") for i in range(120, 149)] + [("w1", "v007"), ("w2", "w3")]
+    assert _run(spark, vertices, edges, backend) == union_find_components(vertices, edges)
+
+
+def test_auto_backend_agrees_on_both_sides_of_its_edge_limit(spark):
+    vertices = [f"v{i}" for i in range(40)]
+    edges = [(f"v{i}", f"v{(i * 11) % 40}") for i in range(0, 40, 4)]
+    v = spark.createDataFrame([(x,) for x in vertices], "id string")
+    e = spark.createDataFrame(edges, "src string, dst string")
+    expected = union_find_components(vertices, edges)
+    for limit in (0, len(edges) - 1, len(edges)):
+        got = connected_components(v, e, GraphConfig(backend="auto", local_max_edges=limit)).collect()
+        assert {r["id"]: r["component"] for r in got} == expected
+
+
+def test_local_backend_with_no_edges(spark):
+    assert _run(spark, ["b", "a"], [], "local") == {"a": "a", "b": "b"}
 
 
 def _graphframes_on_classpath(spark) -> bool:
