@@ -104,7 +104,7 @@ def component_roots(src: pa.Array, dst: pa.Array) -> tuple[pa.Array, pa.Array]:
     ids = ids.take(pc.sort_indices(ids))  # index order = string order
     n, m = len(ids), len(src)
     pos = pc.index_in(ends, value_set=ids).to_numpy(zero_copy_only=False).astype(np.int64)
-    graph = coo_matrix((np.ones(m, dtype=np.int8), (pos[:m], pos[m:])), shape=(n, n))
+    graph = coo_matrix((np.ones(m, dtype=bool), (pos[:m], pos[m:])), shape=(n, n))  # repeated edges OR, never wrap
     _, label = scipy_components(graph, directed=False)
     root = np.full(label.max() + 1 if n else 0, n, dtype=np.int64)
     np.minimum.at(root, label, np.arange(n))

@@ -1,9 +1,10 @@
 import random
 
+import pyarrow as pa
 import pytest
 
 from c360.config import GraphConfig
-from c360.graph import connected_components
+from c360.graph import component_roots, connected_components
 from c360.io.delta import read_table, write_table
 from c360.tables import TableSpec
 
@@ -67,6 +68,17 @@ def test_auto_backend_agrees_on_both_sides_of_its_edge_limit(spark):
     for limit in (0, len(edges) - 1, len(edges)):
         got = connected_components(v, e, GraphConfig(backend="auto", local_max_edges=limit)).collect()
         assert {r["id"]: r["component"] for r in got} == expected
+
+
+def test_component_roots_with_repeated_edges_and_byte_order():
+    # 256 copies of one edge (a counter of repeats in one byte would wrap to zero), and ids whose order differs
+    # between byte order ("Z" < "a" < "é") and case-insensitive order
+    src = pa.array(["b"] * 256 + ["c", "é", "Z"])
+    dst = pa.array(["a"] * 256 + ["d", "a", "é"])
+    ids, roots = component_roots(src, dst)
+    got = dict(zip(ids.to_pylist(), roots.to_pylist(), strict=True))
+    assert got == union_find_components([], list(zip(src.to_pylist(), dst.to_pylist(), strict=True)))
+    assert got == {"Z": "Z", "a": "Z", "b": "Z", "é": "Z", "c": "c", "d": "c"}
 
 
 def test_local_backend_with_no_edges(spark):
