@@ -51,12 +51,14 @@ class SparkConfig(_Model):
 
 
 class GraphConfig(_Model):
-    #: connected components: `auto` (`local` up to local_max_edges edges, else `native`), `local` (on the
-    #: driver, scipy), `native` (DataFrame large-star/small-star, no extra jar) or `graphframes`
+    #: connected components: `auto` (`local` up to local_max_edges edges and local_max_vertices vertices, else
+    #: `native`), `local` (on the driver, scipy), `native` (DataFrame large-star/small-star, no extra jar) or
+    #: `graphframes`
     backend: Literal["auto", "local", "native", "graphframes"] = "auto"
     graphframes_package: str = "io.graphframes:graphframes-spark4_2.13:0.12.0"
     max_iterations: int = Field(50, ge=1)
     local_max_edges: int = Field(5_000_000, ge=0)
+    local_max_vertices: int = Field(10_000_000, ge=0)
 
 
 class LoggingConfig(_Model):

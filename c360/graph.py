@@ -1,6 +1,7 @@
 """Connected components of an undirected graph given as DataFrames, with interchangeable backends:
 
-- ``auto`` (default): ``local`` when the graph has at most ``graph.local_max_edges`` edges, else ``native``.
+- ``auto`` (default): ``local`` when the graph has at most ``graph.local_max_edges`` edges and
+  ``graph.local_max_vertices`` vertices, else ``native``.
 - ``local``: the edges are collected to the driver as Arrow columns and labelled with scipy's
   ``connected_components`` (a linear-time graph search). A match graph of millions of records has only as
   many edges as matched pairs, so this fits the driver up to the configured size, and it takes one Spark job
@@ -94,13 +95,16 @@ def _graphframes(vertices_df: DataFrame, edges_df: DataFrame, max_iterations: in
             .join(cc, "component").select("id", F.col("root").alias("component")))
 
 
-def component_roots(src: pa.Array, dst: pa.Array) -> tuple[pa.Array, pa.Array]:
-    """Edge endpoints -> ``(id, root)`` for every endpoint, ``root`` the smallest id of its component."""
+def component_roots(src: pa.Array, dst: pa.Array, vertices: pa.Array | None = None) -> tuple[pa.Array, pa.Array]:
+    """Edge endpoints (and ``vertices``, which may have no edge) -> ``(id, root)`` for every distinct id,
+    ``root`` the smallest id of its component."""
     from scipy.sparse import coo_matrix  # noqa: PLC0415
     from scipy.sparse.csgraph import connected_components as scipy_components  # noqa: PLC0415
 
     ends = pa.chunked_array([*pa.chunked_array(src).chunks, *pa.chunked_array(dst).chunks], pa.string())
-    ids = pc.unique(ends)
+    every = ends if vertices is None else pa.chunked_array([*ends.chunks, *pa.chunked_array(vertices).chunks],
+                                                           pa.string())
+    ids = pc.unique(every)
     ids = ids.take(pc.sort_indices(ids))  # index order = string order
     n, m = len(ids), len(src)
     pos = pc.index_in(ends, value_set=ids).to_numpy(zero_copy_only=False).astype(np.int64)
@@ -111,29 +115,38 @@ def component_roots(src: pa.Array, dst: pa.Array) -> tuple[pa.Array, pa.Array]:
     return ids, ids.take(pa.array(root[label]))
 
 
-def _local(vertices_df: DataFrame, edges_df: DataFrame) -> DataFrame:
+def _local(vertices_df: DataFrame, edges_df: DataFrame, max_vertices: int | None = None) -> DataFrame | None:
+    """Everything on the driver: the vertex ids and the edges collected as Arrow columns, one table back.
+    ``None`` when there are more than ``max_vertices`` vertex rows (nothing else is collected then)."""
     spark = edges_df.sparkSession
+    ids = vertices_df.select(F.col("id").cast("string")).where(F.col("id").isNotNull())
+    vertices = (ids if max_vertices is None else ids.limit(max_vertices + 1)).toArrow().column("id")
+    if max_vertices is not None and len(vertices) > max_vertices:
+        return None
     edges = edges_df.select(F.col("src").cast("string"), F.col("dst").cast("string")).where(
         F.col("src").isNotNull() & F.col("dst").isNotNull()).toArrow()
-    ids, roots = component_roots(edges.column("src"), edges.column("dst"))
-    found = spark.createDataFrame(pa.table({"id": ids, "root": roots}), "id string, root string")
-    return (vertices_df.select("id").distinct().join(found, "id", "left")
-            .select("id", F.coalesce("root", "id").alias("component")))
+    ids, roots = component_roots(edges.column("src"), edges.column("dst"), vertices)
+    return spark.createDataFrame(pa.table({"id": ids, "component": roots}), "id string, component string")
 
 
 def connected_components(vertices_df: DataFrame, edges_df: DataFrame, config: GraphConfig) -> DataFrame:
     """``vertices_df(id)`` and ``edges_df(src, dst)`` (string ids) -> ``(id, component)``.
 
-    Edge endpoints missing from ``vertices_df`` are added as vertices. With ``auto``, pass checkpointed
-    edges: they are counted to choose the backend.
+    Edge endpoints missing from ``vertices_df`` are added as vertices; a null id is not a vertex. With
+    ``auto``, pass checkpointed edges: they are counted to choose the backend.
     """
-    endpoints = edges_df.select(F.col("src").alias("id")).unionByName(edges_df.select(F.col("dst").alias("id")))
-    all_vertices = vertices_df.select("id").unionByName(endpoints).distinct()
     backend = config.backend
+    if backend == "local":
+        return _local(vertices_df, edges_df)
     if backend == "auto":
-        backend = "local" if edges_df.count() <= config.local_max_edges else "native"
+        found = None
+        if edges_df.count() <= config.local_max_edges:
+            found = _local(vertices_df, edges_df, config.local_max_vertices)
+        if found is not None:
+            return found
+        backend = "native"
+    endpoints = edges_df.select(F.col("src").alias("id")).unionByName(edges_df.select(F.col("dst").alias("id")))
+    all_vertices = vertices_df.select("id").unionByName(endpoints).where(F.col("id").isNotNull()).distinct()
     if backend == "graphframes":
         return _graphframes(all_vertices, edges_df, config.max_iterations)
-    if backend == "local":
-        return _local(all_vertices, edges_df)
     return _native(all_vertices, edges_df, config.max_iterations)

@@ -46,6 +46,10 @@ def _hash_order(seed: int):
     return F.xxhash64(F.col("rk"), F.lit(seed))
 
 
+def _partitions(df: DataFrame) -> int:
+    return int(df.sparkSession.conf.get("spark.sql.shuffle.partitions"))
+
+
 def estimate_u(records: DataFrame, comparisons: list[Comparison], columns: list[str], n_pairs: int,
                seed: int) -> tuple[dict[str, list[float]], int]:
     """u from about ``n_pairs`` random record pairs: a seeded sample of k records paired with each other."""
@@ -153,7 +157,7 @@ def match(ctx: JobContext, person: DataFrame, logins: DataFrame | None = None, *
     """
     cfg, r = ctx.cfg, ctx.cfg.resolve
     comparisons = build(r.comparisons)
-    records = prepare_records(person, r, comparisons).localCheckpoint()
+    records = prepare_records(person, r, comparisons, partitions=_partitions(person)).localCheckpoint()
     n_records = records.count()
     columns = [*compare_columns(comparisons, r, records.columns), "rec_hash"]
     pairs, blocking_report = candidate_pairs(records, r)

@@ -45,8 +45,13 @@ def compare_columns(comparisons: list[Comparison], cfg: ResolveConfig, available
     return list(dict.fromkeys(cols))
 
 
-def prepare_records(person: DataFrame, cfg: ResolveConfig, comparisons: list[Comparison]) -> DataFrame:
+def prepare_records(person: DataFrame, cfg: ResolveConfig, comparisons: list[Comparison],
+                    partitions: int | None = None) -> DataFrame:
+    """``partitions``: spread the records over this many partitions by ``rk`` first (a silver table may be one
+    file, read by one task), so that the keys are computed in parallel and joins on the key reuse it."""
     df = person.withColumn("rk", record_key())
+    if partitions:
+        df = df.repartition(partitions, "rk")
     if "email_valid" in df.columns:
         df = df.withColumn("email", F.when(F.col("email_valid"), F.col("email")))
     for rule in cfg.blocking.rules:
@@ -95,15 +100,11 @@ def candidate_pairs(records: DataFrame, cfg: ResolveConfig) -> tuple[DataFrame, 
         report.append({"rule": r.name, "max_block_size": caps[r.name], "skipped_keys": len(skipped),
                        "skipped_records": sum(n for _, n in skipped),
                        "largest_skipped": [{"key": k.replace(KEY_SEP, " | "), "records": n} for k, n in skipped[:5]]})
-    # every (earlier, later) pair of a key's sorted members
-    members = F.col("rks")
-    pair_list = F.flatten(F.transform(
-        F.sequence(F.lit(1), F.size(members) - 1),
-        lambda i: F.transform(F.slice(members, i + 1, F.size(members) - i),
-                              lambda x: F.struct(F.element_at(members, i).alias("l"), x.alias("r")))))
-    pairs = (blocks.where(~F.col("skipped") & (F.size("rks") > 1)).select("rule", F.explode(pair_list).alias("_p"))
-             .groupBy(F.col("_p.l").alias("rk_l"), F.col("_p.r").alias("rk_r"))
-             .agg(F.array_sort(F.collect_set("rule")).alias("blocked_by")))
+    # every (earlier, later) pair of a key's sorted members: each member with the members after it
+    members = (blocks.where(~F.col("skipped") & (F.size("rks") > 1))
+               .select("rule", "rks", F.posexplode("rks").alias("_i", "rk_l")))
+    pairs = (members.select("rule", "rk_l", F.explode(F.slice("rks", F.col("_i") + 2, F.size("rks"))).alias("rk_r"))
+             .groupBy("rk_l", "rk_r").agg(F.array_sort(F.collect_set("rule")).alias("blocked_by")))
     return pairs, report
 
 

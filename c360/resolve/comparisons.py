@@ -101,10 +101,10 @@ class Comparison:
             levels.append(("typo", F.levenshtein(l, r, 1) != -1))
             levels += [(f"jw{t:g}", F.col(self.jw_column) >= t) for t in c.thresholds]
         elif c.type == "phone":
-            levels.append(("typo", F.levenshtein(l, r) <= 1))
+            levels.append(("typo", F.levenshtein(l, r, 1) != -1))  # -1: more than 1 apart
         elif c.type == "date":
             swapped = (F.dayofmonth(l) == F.month(r)) & (F.month(l) == F.dayofmonth(r)) & (F.year(l) == F.year(r))
-            levels.append(("typo", (F.levenshtein(l.cast("string"), r.cast("string")) <= 1) | swapped))
+            levels.append(("typo", (F.levenshtein(l.cast("string"), r.cast("string"), 1) != -1) | swapped))
         elif c.type == "string":
             levels += [(f"jw{t:g}", F.col(self.jw_column) >= t) for t in c.thresholds]
         return levels

@@ -59,15 +59,24 @@ def test_random_graphs_match_union_find(spark, seed, backend):
     assert _run(spark, vertices, edges, backend) == union_find_components(vertices, edges)
 
 
-def test_auto_backend_agrees_on_both_sides_of_its_edge_limit(spark):
+def test_auto_backend_agrees_on_both_sides_of_its_limits(spark, monkeypatch):
+    import c360.graph as G
+
     vertices = [f"v{i}" for i in range(40)]
     edges = [(f"v{i}", f"v{(i * 11) % 40}") for i in range(0, 40, 4)]
     v = spark.createDataFrame([(x,) for x in vertices], "id string")
     e = spark.createDataFrame(edges, "src string, dst string")
     expected = union_find_components(vertices, edges)
-    for limit in (0, len(edges) - 1, len(edges)):
-        got = connected_components(v, e, GraphConfig(backend="auto", local_max_edges=limit)).collect()
+    ran = []
+    native = G._native
+    monkeypatch.setattr(G, "_native", lambda *a: ran.append("native") or native(*a))
+    for max_edges, max_vertices, backend in ((0, 40, "native"), (len(edges) - 1, 40, "native"),
+                                             (len(edges), 40, "local"), (len(edges), 39, "native")):
+        ran.clear()
+        config = GraphConfig(backend="auto", local_max_edges=max_edges, local_max_vertices=max_vertices)
+        got = connected_components(v, e, config).collect()
         assert {r["id"]: r["component"] for r in got} == expected
+        assert (ran or ["local"]) == [backend], (max_edges, max_vertices)
 
 
 def test_component_roots_with_repeated_edges_and_byte_order():
@@ -83,6 +92,13 @@ def test_component_roots_with_repeated_edges_and_byte_order():
 
 def test_local_backend_with_no_edges(spark):
     assert _run(spark, ["b", "a"], [], "local") == {"a": "a", "b": "b"}
+
+
+def test_local_backend_vertex_list_with_repeats_and_null(spark):
+    v = spark.createDataFrame([("b",), ("a",), ("a",), (None,), ("c",)], "id string")
+    e = spark.createDataFrame([("c", "b"), ("d", "c")], "src string, dst string")
+    got = sorted(tuple(r) for r in connected_components(v, e, GraphConfig(backend="local")).collect())
+    assert got == [("a", "a"), ("b", "b"), ("c", "b"), ("d", "b")]
 
 
 def _graphframes_on_classpath(spark) -> bool:
