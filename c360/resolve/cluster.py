@@ -12,7 +12,8 @@ Clustering (:func:`guarded_clusters`):
    postcode) would merge them through itself. It joins only the core it matches best, and only when that
    bridge's weight beats the runner-up's by ``cluster.ambiguity_margin`` bits; otherwise it stays on its
    own. Its other bridges are marked ``review``.
-4. Connected components of cores over the accepted bridges.
+4. Connected components of cores over the accepted bridges. Steps 2-5 look only at the cores a weak edge
+   touches (a few percent of them); every other core is a cluster of its own.
 5. *Conflicts*: two records with strong evidence against each other (a ``cannot_link`` decision, or a
    match weight at or below ``cluster.conflict_weight``) that end up in one cluster through bridges (a
    chain of namesakes, two households joined by loyalty cards with only a name and a postcode) split it:
@@ -50,17 +51,28 @@ def guarded_clusters(vertices: DataFrame, strong: DataFrame, weak: DataFrame, cf
                      graph: GraphConfig, conflicts: DataFrame | None = None) -> tuple[DataFrame, DataFrame, dict]:
     """``vertices(id, is_record)``, ``strong(src, dst)``, ``weak(src, dst, weight)`` (weight: the edge's match
     weight), ``conflicts(src, dst)`` (records with strong evidence against each other) -> (``(id, cluster,
-    cluster_status)``, rejected weak edges ``(src, dst)``, report)."""
+    cluster_status)``, rejected weak edges ``(src, dst)``, report).
+
+    Only the cores a weak edge touches can merge: steps 2-5 run on those (``touched``), and every other core
+    is its own cluster."""
     cores = connected_components(vertices.select("id"), strong, graph).withColumnRenamed("component", "core")
     cores = cores.join(vertices, "id", "left").fillna({"is_record": True}).localCheckpoint()
-    core_size = cores.groupBy("core").agg(F.count(F.lit(1)).alias("n"))
     core_of = cores.select("id", "core")
-    w = (weak.join(core_of.withColumnRenamed("id", "src").withColumnRenamed("core", "ca"), "src")
-         .join(core_of.withColumnRenamed("id", "dst").withColumnRenamed("core", "cb"), "dst")
-         .where(F.col("ca") != F.col("cb"))
+    # the weak edges and the conflicts with both ends' cores, in one pass
+    marked = weak.select("src", "dst", "weight", F.lit(True).alias("is_weak"))
+    if conflicts is not None:
+        marked = marked.unionByName(conflicts.select("src", "dst", F.lit(None).cast("double").alias("weight"),
+                                                     F.lit(False).alias("is_weak")))
+    ends = (marked.join(core_of.withColumnRenamed("id", "src").withColumnRenamed("core", "ca"), "src")
+            .join(core_of.withColumnRenamed("id", "dst").withColumnRenamed("core", "cb"), "dst")
+            .localCheckpoint())
+    w = (ends.where(F.col("is_weak") & (F.col("ca") != F.col("cb")))
          .select("src", "dst", "weight", F.least("ca", "cb").alias("c1"), F.greatest("ca", "cb").alias("c2")))
-    links = (w.groupBy("c1", "c2").agg(F.count(F.lit(1)).alias("edges"), F.max("weight").alias("best"))
-             .join(core_size.withColumnRenamed("core", "c1").withColumnRenamed("n", "n1"), "c1")
+    bridged = w.groupBy("c1", "c2").agg(F.count(F.lit(1)).alias("edges"), F.max("weight").alias("best"))
+    touched = bridged.select(F.col("c1").alias("core")).unionByName(bridged.select(F.col("c2").alias("core")))
+    core_size = (cores.join(touched.distinct(), "core").groupBy("core").agg(F.count(F.lit(1)).alias("n"))
+                 .localCheckpoint())
+    links = (bridged.join(core_size.withColumnRenamed("core", "c1").withColumnRenamed("n", "n1"), "c1")
              .join(core_size.withColumnRenamed("core", "c2").withColumnRenamed("n", "n2"), "c2")
              .withColumn("accepted", (F.least("n1", "n2") == 1) | (F.col("edges") >= cfg.min_bridge_edges))
              .localCheckpoint())
@@ -68,13 +80,16 @@ def guarded_clusters(vertices: DataFrame, strong: DataFrame, weak: DataFrame, cf
     links = links.localCheckpoint()
     rejected = w.join(links.where(~F.col("accepted")).select("c1", "c2"), ["c1", "c2"]).select("src", "dst")
     accepted = links.where("accepted").select(F.col("c1").alias("src"), F.col("c2").alias("dst"))
+    # the touched cores' clusters; an untouched core is a cluster of its own
     merged = connected_components(core_size.select(F.col("core").alias("id")), accepted, graph)
     merged = merged.select(F.col("id").alias("core"), F.col("component").alias("cluster")).localCheckpoint()
     conflict_report = dict(NO_CONFLICTS)
     if conflicts is not None:
-        merged, undone, conflict_report = _split_conflicted(merged, core_of, links, conflicts)
+        against = ends.where(~F.col("is_weak")).select(F.col("ca").alias("k1"), F.col("cb").alias("k2"))
+        merged, undone, conflict_report = _split_conflicted(merged, links, against)
         rejected = rejected.unionByName(w.join(undone, ["c1", "c2"]).select("src", "dst"))
-    out = cores.join(merged, "core")
+    out = (cores.join(merged, "core", "left")
+           .withColumn("cluster", F.coalesce("cluster", "core")))
     sizes = out.where("is_record").groupBy("cluster").agg(F.count(F.lit(1)).alias("records"))
     out = (out.join(sizes, "cluster", "left")
            .withColumn("oversized", F.coalesce(F.col("records"), F.lit(0)) > cfg.max_cluster_size)
@@ -113,15 +128,16 @@ def _settle_ambiguous(links: DataFrame, margin: float) -> tuple[DataFrame, dict]
     return settled, {"ambiguous_records": int(row["n"]), "ambiguous_records_joined_best": int(row["best"])}
 
 
-def _split_conflicted(merged: DataFrame, core_of: DataFrame, links: DataFrame,
-                      conflicts: DataFrame) -> tuple[DataFrame, DataFrame, dict]:
-    """Clusters ``merged(core, cluster)`` -> the same with every cluster that holds conflicting records split
-    (see the module notes, step 5), the bridges ``(c1, c2)`` undone, and counts for the report."""
-    cluster_of = merged.select(F.col("core").alias("k"), "cluster")
-    pairs = (conflicts.join(core_of.select(F.col("id").alias("src"), F.col("core").alias("k1")), "src")
-             .join(core_of.select(F.col("id").alias("dst"), F.col("core").alias("k2")), "dst")
-             .join(cluster_of.withColumnRenamed("k", "k1"), "k1")
-             .join(cluster_of.withColumnRenamed("k", "k2").withColumnRenamed("cluster", "_c2"), "k2")
+def _split_conflicted(merged: DataFrame, links: DataFrame,
+                      against: DataFrame) -> tuple[DataFrame, DataFrame, dict]:
+    """Clusters ``merged(core, cluster)`` of the touched cores -> the same with every cluster that holds
+    conflicting records split (see the module notes, step 5), the bridges ``(c1, c2)`` undone, and counts for
+    the report. ``against(k1, k2)``: the cores of each conflict's two records (a core missing from ``merged``
+    is a cluster of its own)."""
+    m1 = merged.select(F.col("core").alias("k1"), F.col("cluster").alias("_c1"))
+    m2 = merged.select(F.col("core").alias("k2"), F.col("cluster").alias("_c2"))
+    pairs = (against.join(m1, "k1", "left").join(m2, "k2", "left")
+             .select(F.coalesce("_c1", "k1").alias("cluster"), F.coalesce("_c2", "k2").alias("_c2"), "k1", "k2")
              .where(F.col("cluster") == F.col("_c2"))
              .select("cluster", F.least("k1", "k2").alias("a"), F.greatest("k1", "k2").alias("b")).distinct()
              .localCheckpoint())
@@ -132,6 +148,7 @@ def _split_conflicted(merged: DataFrame, core_of: DataFrame, links: DataFrame,
     none = links.sparkSession.createDataFrame([], "c1 string, c2 string")
     if not report["conflicted_clusters"]:
         return merged, none, report
+    cluster_of = merged.select(F.col("core").alias("k"), "cluster")
     between = pairs.where(F.col("a") != F.col("b"))
     bridges = (links.where("accepted").join(cluster_of.withColumnRenamed("k", "c1"), "c1")
                .join(between.select("cluster").distinct(), "cluster")
