@@ -48,7 +48,7 @@ def compare_columns(comparisons: list[Comparison], cfg: ResolveConfig, available
 def prepare_records(person: DataFrame, cfg: ResolveConfig, comparisons: list[Comparison],
                     partitions: int | None = None) -> DataFrame:
     """``partitions``: spread the records over this many partitions by ``rk`` first (a silver table may be one
-    file, read by one task), so that the keys are computed in parallel and joins on the key reuse it."""
+    file, read by one task), so that the keys, the blocking and everything after them run in parallel."""
     df = person.withColumn("rk", record_key())
     if partitions:
         df = df.repartition(partitions, "rk")

@@ -13,7 +13,7 @@ Clustering (:func:`guarded_clusters`):
    bridge's weight beats the runner-up's by ``cluster.ambiguity_margin`` bits; otherwise it stays on its
    own. Its other bridges are marked ``review``.
 4. Connected components of cores over the accepted bridges. Steps 2-5 look only at the cores a weak edge
-   touches (a few percent of them); every other core is a cluster of its own.
+   touches (a small share of them); every other core is a cluster of its own.
 5. *Conflicts*: two records with strong evidence against each other (a ``cannot_link`` decision, or a
    match weight at or below ``cluster.conflict_weight``) that end up in one cluster through bridges (a
    chain of namesakes, two households joined by loyalty cards with only a name and a postcode) split it:
