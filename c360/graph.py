@@ -119,8 +119,10 @@ def _local(vertices_df: DataFrame, edges_df: DataFrame, max_vertices: int | None
     """Everything on the driver: the vertex ids and the edges collected as Arrow columns, one table back.
     ``None`` when there are more than ``max_vertices`` vertex rows (nothing else is collected then)."""
     spark = edges_df.sparkSession
-    ids = vertices_df.select(F.col("id").cast("string")).where(F.col("id").isNotNull())
-    vertices = (ids if max_vertices is None else ids.limit(max_vertices + 1)).toArrow().column("id")
+    vertex_ids = vertices_df.select(F.col("id").cast("string")).where(F.col("id").isNotNull())
+    if max_vertices is not None:
+        vertex_ids = vertex_ids.limit(max_vertices + 1)
+    vertices = vertex_ids.toArrow().column("id")
     if max_vertices is not None and len(vertices) > max_vertices:
         return None
     edges = edges_df.select(F.col("src").cast("string"), F.col("dst").cast("string")).where(
@@ -139,9 +141,8 @@ def connected_components(vertices_df: DataFrame, edges_df: DataFrame, config: Gr
     if backend == "local":
         return _local(vertices_df, edges_df)
     if backend == "auto":
-        found = None
-        if edges_df.count() <= config.local_max_edges:
-            found = _local(vertices_df, edges_df, config.local_max_vertices)
+        small = edges_df.count() <= config.local_max_edges
+        found = _local(vertices_df, edges_df, config.local_max_vertices) if small else None
         if found is not None:
             return found
         backend = "native"
