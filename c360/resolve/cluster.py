@@ -13,13 +13,14 @@ Clustering (:func:`guarded_clusters`):
    bridge's weight beats the runner-up's by ``cluster.ambiguity_margin`` bits; otherwise it stays on its
    own. Its other bridges are marked ``review``.
 4. Connected components of cores over the accepted bridges. Steps 2-5 look only at the cores a weak edge
-   touches (a small share of them); every other core is a cluster of its own.
+   touches (a small share of them), one *neighbourhood* at a time (cores linked by weak edges, directly or
+   through other cores: no decision reaches beyond one), in Python (:func:`settle_links`, ``mapInPandas``
+   over the neighbourhoods); every other core is a cluster of its own.
 5. *Conflicts*: two records with strong evidence against each other (a ``cannot_link`` decision, or a
    match weight at or below ``cluster.conflict_weight``) that end up in one cluster through bridges (a
    chain of namesakes, two households joined by loyalty cards with only a name and a postcode) split it:
    the cluster is re-assembled from its cores, following its accepted bridges strongest first and
-   skipping any bridge that would join two conflicting records (:func:`split_conflicts`, per cluster in
-   ``applyInPandas``). Skipped bridges are marked ``review``. A conflict inside one core is only counted.
+   skipping any bridge that would join two conflicting records (:func:`split_conflicts`). Skipped bridges are marked ``review``. A conflict inside one core is only counted.
 6. A cluster with more person records than ``cluster.max_cluster_size`` falls back to its cores, flagged
    ``oversized``.
 
@@ -31,16 +32,13 @@ smallest record key. Every created, merged and split id is written to ``silver.c
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from dataclasses import dataclass
 
 from pyspark.sql import DataFrame, Window
 from pyspark.sql import functions as F
 
 from c360.config import ClusterConfig, GraphConfig
 from c360.graph import connected_components
-
-if TYPE_CHECKING:
-    import pandas as pd
 
 #: the conflict counts of the run report (step 5) when there is nothing to split
 NO_CONFLICTS = {"conflicted_clusters": 0, "conflicted_clusters_split": 0, "bridges_undone_by_conflicts": 0,
@@ -53,8 +51,10 @@ def guarded_clusters(vertices: DataFrame, strong: DataFrame, weak: DataFrame, cf
     weight), ``conflicts(src, dst)`` (records with strong evidence against each other) -> (``(id, cluster,
     cluster_status)``, rejected weak edges ``(src, dst)``, report).
 
-    Only the cores a weak edge touches can merge: steps 2-5 run on those (``touched``), and every other core
-    is its own cluster."""
+    Only the cores a weak edge touches can merge. Steps 2-5 are decisions about a neighbourhood of cores
+    (the cores linked by weak edges, directly or through others), so each neighbourhood is settled whole,
+    in Python, by :func:`settle_links` (``mapInPandas`` over the neighbourhoods, spread by their id); every
+    other core is a cluster of its own."""
     cores = connected_components(vertices.select("id"), strong, graph).withColumnRenamed("component", "core")
     cores = cores.join(vertices, "id", "left").fillna({"is_record": True}).localCheckpoint()
     core_of = cores.select("id", "core")
@@ -68,26 +68,37 @@ def guarded_clusters(vertices: DataFrame, strong: DataFrame, weak: DataFrame, cf
             .localCheckpoint())
     w = (ends.where(F.col("is_weak") & (F.col("ca") != F.col("cb")))
          .select("src", "dst", "weight", F.least("ca", "cb").alias("c1"), F.greatest("ca", "cb").alias("c2")))
-    bridged = w.groupBy("c1", "c2").agg(F.count(F.lit(1)).alias("edges"), F.max("weight").alias("best"))
-    touched = bridged.select(F.col("c1").alias("core")).unionByName(bridged.select(F.col("c2").alias("core")))
-    core_size = (cores.join(touched.distinct(), "core").groupBy("core").agg(F.count(F.lit(1)).alias("n"))
-                 .localCheckpoint())
-    links = (bridged.join(core_size.withColumnRenamed("core", "c1").withColumnRenamed("n", "n1"), "c1")
-             .join(core_size.withColumnRenamed("core", "c2").withColumnRenamed("n", "n2"), "c2")
-             .withColumn("accepted", (F.least("n1", "n2") == 1) | (F.col("edges") >= cfg.min_bridge_edges))
+    links = (w.groupBy("c1", "c2").agg(F.count(F.lit(1)).alias("edges"), F.max("weight").alias("best"))
              .localCheckpoint())
-    links, ambiguous = _settle_ambiguous(links, cfg.ambiguity_margin)
-    links = links.localCheckpoint()
-    rejected = w.join(links.where(~F.col("accepted")).select("c1", "c2"), ["c1", "c2"]).select("src", "dst")
-    accepted = links.where("accepted").select(F.col("c1").alias("src"), F.col("c2").alias("dst"))
-    # the touched cores' clusters; an untouched core is a cluster of its own
-    merged = connected_components(core_size.select(F.col("core").alias("id")), accepted, graph)
-    merged = merged.select(F.col("id").alias("core"), F.col("component").alias("cluster")).localCheckpoint()
-    conflict_report = dict(NO_CONFLICTS)
+    # neighbourhoods: the touched cores connected through weak edges
+    hood = connected_components(links.select(F.col("c1").alias("id")).unionByName(links.select(F.col("c2").alias("id"))),
+                                links.select(F.col("c1").alias("src"), F.col("c2").alias("dst")), graph)
+    hood = hood.select(F.col("id").alias("core"), F.col("component").alias("hood"))
+    sizes = cores.join(hood, "core").groupBy("hood", "core").agg(F.count(F.lit(1)).alias("n"))
+    rows = (links.join(hood.withColumnRenamed("core", "c1"), "c1")
+            .select("hood", F.lit("link").alias("kind"), F.col("c1").alias("a"), F.col("c2").alias("b"),
+                    F.col("edges").alias("n"), F.col("best").alias("x"))
+            .unionByName(sizes.select("hood", F.lit("size").alias("kind"), F.col("core").alias("a"),
+                                      F.lit(None).cast("string").alias("b"), "n",
+                                      F.lit(None).cast("double").alias("x"))))
+    inside = None
     if conflicts is not None:
-        against = ends.where(~F.col("is_weak")).select(F.col("ca").alias("k1"), F.col("cb").alias("k2"))
-        merged, undone, conflict_report = _split_conflicted(merged, links, against)
-        rejected = rejected.unionByName(w.join(undone, ["c1", "c2"]).select("src", "dst"))
+        against = ends.where(~F.col("is_weak"))
+        # a conflict between two cores matters only inside one neighbourhood; one inside a core is counted
+        h1 = hood.select(F.col("core").alias("ca"), F.col("hood"))
+        h2 = hood.select(F.col("core").alias("cb"), F.col("hood").alias("_h2"))
+        rows = rows.unionByName(
+            against.where(F.col("ca") != F.col("cb")).join(h1, "ca").join(h2, "cb").where(F.col("hood") == F.col("_h2"))
+            .select("hood", F.lit("conflict").alias("kind"), F.col("ca").alias("a"), F.col("cb").alias("b"),
+                    F.lit(None).cast("long").alias("n"), F.lit(None).cast("double").alias("x")))
+        inside = against.where(F.col("ca") == F.col("cb")).select("ca").distinct().count()
+    settled = (rows.repartition("hood")
+               .mapInPandas(lambda it: _settle_partitions(it, cfg.min_bridge_edges, cfg.ambiguity_margin),
+                            "kind string, a string, b string, n long")
+               .localCheckpoint())
+    merged = settled.where("kind = 'cluster'").select(F.col("a").alias("core"), F.col("b").alias("cluster"))
+    rejected = w.join(settled.where("kind = 'rejected'").select(F.col("a").alias("c1"), F.col("b").alias("c2")),
+                      ["c1", "c2"]).select("src", "dst")
     out = (cores.join(merged, "core", "left")
            .withColumn("cluster", F.coalesce("cluster", "core")))
     sizes = out.where("is_record").groupBy("cluster").agg(F.count(F.lit(1)).alias("records"))
@@ -96,77 +107,117 @@ def guarded_clusters(vertices: DataFrame, strong: DataFrame, weak: DataFrame, cf
            .withColumn("cluster_status", F.when(F.col("oversized"), F.lit("oversized")).otherwise(F.lit("ok")))
            .withColumn("cluster", F.when(F.col("oversized"), F.col("core")).otherwise(F.col("cluster")))
            .select("id", "cluster", "cluster_status", "is_record")).localCheckpoint()
-    stats = links.agg(F.count(F.lit(1)).alias("links"), F.sum(F.when(~F.col("accepted"), 1).otherwise(0)).alias("held")).first()
-    report = {"weak_bridges_held_for_review": int(stats["held"] or 0), "core_links": int(stats["links"] or 0),
-              **ambiguous, **conflict_report,
-              "oversized_clusters": out.where("cluster_status = 'oversized'").select("cluster")
-              .distinct().count()}
+    counts = {r["a"]: int(r["n"]) for r in settled.where("kind = 'stat'").groupBy("a").agg(F.sum("n").alias("n"))
+              .collect()}
+    report = {**{k: counts.get(k, 0) for k in STAT_NAMES}, **NO_CONFLICTS}
+    if conflicts is not None:
+        report.update({k: counts.get(k, 0) for k in NO_CONFLICTS}, conflicts_inside_cores=inside)
+    report["oversized_clusters"] = out.where("cluster_status = 'oversized'").select("cluster").distinct().count()
     return out, rejected, report
 
 
-def _settle_ambiguous(links: DataFrame, margin: float) -> tuple[DataFrame, dict]:
-    """Links between cores ``(c1, c2, best, n1, n2, accepted)`` -> the same with the accepted bridges of
-    ambiguous lone records settled (see the module notes, step 3), and counts for the report."""
-    acc = links.where("accepted")
-    # each accepted bridge seen from a lone record's side: (s = the lone record's core, o = the other core)
-    ends = (acc.where(F.col("n1") == 1).select(F.col("c1").alias("s"), F.col("c2").alias("o"), "best")
-            .unionByName(acc.where(F.col("n2") == 1).select(F.col("c2").alias("s"), F.col("c1").alias("o"), "best")))
-    pairs = (ends.alias("x").join(ends.alias("y"), "s").where(F.col("x.o") < F.col("y.o"))
-             .select("s", F.col("x.o").alias("c1"), F.col("y.o").alias("c2")))
-    # ambiguous: two of its partner cores are not bridged to each other
-    lone = pairs.join(acc.select("c1", "c2"), ["c1", "c2"], "left_anti").select("s").distinct()
-    by_weight = Window.partitionBy("s").orderBy(F.desc("best"), "o")
-    ranked = (ends.join(lone, "s").withColumn("_r", F.row_number().over(by_weight))
-              .withColumn("_next", F.lead("best").over(by_weight)))
-    joins_best = (F.col("_r") == 1) & (F.col("best") - F.col("_next") >= margin)
-    ranked = ranked.withColumn("_joins_best", joins_best).localCheckpoint()
-    drop = ranked.where(~F.col("_joins_best")).select(F.least("s", "o").alias("c1"), F.greatest("s", "o").alias("c2"),
-                                                      F.lit(True).alias("_drop")).distinct()
-    settled = (links.join(drop, ["c1", "c2"], "left")
-               .withColumn("accepted", F.col("accepted") & F.col("_drop").isNull()).drop("_drop"))
-    row = ranked.agg(F.countDistinct("s").alias("n"), F.count(F.when(F.col("_joins_best"), 1)).alias("best")).first()
-    return settled, {"ambiguous_records": int(row["n"]), "ambiguous_records_joined_best": int(row["best"])}
+#: the counts :func:`settle_links` reports besides the conflict counts
+STAT_NAMES = ("weak_bridges_held_for_review", "core_links", "ambiguous_records", "ambiguous_records_joined_best")
 
 
-def _split_conflicted(merged: DataFrame, links: DataFrame,
-                      against: DataFrame) -> tuple[DataFrame, DataFrame, dict]:
-    """Clusters ``merged(core, cluster)`` of the touched cores -> the same with every cluster that holds
-    conflicting records split (see the module notes, step 5), the bridges ``(c1, c2)`` undone, and counts for
-    the report. ``against(k1, k2)``: the cores of each conflict's two records (a core missing from ``merged``
-    is a cluster of its own)."""
-    m1 = merged.select(F.col("core").alias("k1"), F.col("cluster").alias("_c1"))
-    m2 = merged.select(F.col("core").alias("k2"), F.col("cluster").alias("_c2"))
-    pairs = (against.join(m1, "k1", "left").join(m2, "k2", "left")
-             .select(F.coalesce("_c1", "k1").alias("cluster"), F.coalesce("_c2", "k2").alias("_c2"), "k1", "k2")
-             .where(F.col("cluster") == F.col("_c2"))
-             .select("cluster", F.least("k1", "k2").alias("a"), F.greatest("k1", "k2").alias("b")).distinct()
-             .localCheckpoint())
-    stats = pairs.agg(F.count(F.when(F.col("a") == F.col("b"), 1)).alias("inside"),
-                      F.countDistinct(F.when(F.col("a") != F.col("b"), F.col("cluster"))).alias("clusters")).first()
-    report = {**NO_CONFLICTS, "conflicted_clusters": int(stats["clusters"]),
-              "conflicts_inside_cores": int(stats["inside"])}
-    none = links.sparkSession.createDataFrame([], "c1 string, c2 string")
-    if not report["conflicted_clusters"]:
-        return merged, none, report
-    cluster_of = merged.select(F.col("core").alias("k"), "cluster")
-    between = pairs.where(F.col("a") != F.col("b"))
-    bridges = (links.where("accepted").join(cluster_of.withColumnRenamed("k", "c1"), "c1")
-               .join(between.select("cluster").distinct(), "cluster")
-               .select("cluster", F.col("c1").alias("a"), F.col("c2").alias("b"), F.col("best").alias("weight")))
-    rows = bridges.unionByName(between.withColumn("weight", F.lit(None).cast("double")))
-    parts = (rows.groupBy("cluster").applyInPandas(_split_group, "cluster string, core string, part string")
-             .localCheckpoint())
-    merged = (merged.join(parts.drop("cluster"), "core", "left")
-              .select("core", F.coalesce("part", "cluster").alias("cluster")).localCheckpoint())
-    part_of = merged.select(F.col("core").alias("k"), F.col("cluster").alias("part"))
-    undone = (bridges.join(part_of.withColumnRenamed("k", "a").withColumnRenamed("part", "pa"), "a")
-              .join(part_of.withColumnRenamed("k", "b").withColumnRenamed("part", "pb"), "b")
-              .where(F.col("pa") != F.col("pb")).select(F.col("a").alias("c1"), F.col("b").alias("c2"))
-              .localCheckpoint())
-    split = parts.groupBy("cluster").agg(F.countDistinct("part").alias("n")).where("n > 1")
-    report["conflicted_clusters_split"] = split.count()
-    report["bridges_undone_by_conflicts"] = undone.count()
-    return merged, undone, report
+@dataclass
+class Settled:
+    """One or more neighbourhoods settled: each core's cluster (named by its smallest core), the links
+    ``(c1, c2)`` not followed (held for review, or undone by a conflict), and counts for the report."""
+
+    cluster: dict[str, str]
+    rejected: list[tuple[str, str]]
+    counts: dict[str, int]
+
+
+def settle_links(links: dict[tuple[str, str], tuple[int, float]], sizes: dict[str, int],
+                 conflicts: list[tuple[str, str]], min_bridge_edges: int, margin: float) -> Settled:
+    """Steps 2-5 of the module notes over whole neighbourhoods of cores.
+
+    ``links``: ``(c1, c2) -> (weak edges, best weight)`` with ``c1 < c2``; ``sizes``: each touched core's
+    vertex count; ``conflicts``: ``(k1, k2)`` pairs of distinct cores with conflicting records."""
+    # 2. bridges: a lone record's, or enough agreeing edges
+    accepted = {k: min(sizes[k[0]], sizes[k[1]]) == 1 or e >= min_bridge_edges for k, (e, _) in links.items()}
+    # 3. a lone record whose partner cores are not all bridged to each other joins only the clearly best
+    partners: dict[str, list[tuple[float, str]]] = {}
+    for (c1, c2), ok in accepted.items():
+        if ok:
+            best = links[(c1, c2)][1]
+            if sizes[c1] == 1:
+                partners.setdefault(c1, []).append((best, c2))
+            if sizes[c2] == 1:
+                partners.setdefault(c2, []).append((best, c1))
+    drop, ambiguous, joined_best = set(), 0, 0
+    for s, found in partners.items():
+        others = sorted(o for _, o in found)
+        if all(accepted.get((x, y), False) for i, x in enumerate(others) for y in others[i + 1:]):
+            continue
+        ambiguous += 1
+        ranked = sorted(found, key=lambda t: (-t[0], t[1]))
+        joins = ranked[0][0] - ranked[1][0] >= margin
+        joined_best += joins
+        drop.update((min(s, o), max(s, o)) for _, o in ranked[1 if joins else 0:])
+    for k in drop:
+        accepted[k] = False
+    # 4. clusters of cores over the accepted bridges, named by their smallest core
+    parent = {c: c for c in sizes}
+
+    def root(x: str) -> str:
+        while parent[x] != x:
+            parent[x] = parent[parent[x]]
+            x = parent[x]
+        return x
+
+    for (c1, c2), ok in accepted.items():
+        if ok:
+            r1, r2 = root(c1), root(c2)
+            if r1 != r2:
+                parent[max(r1, r2)] = min(r1, r2)
+    cluster = {c: root(c) for c in sizes}
+    # 5. a cluster holding conflicting cores is re-assembled without the bridges that join them
+    against: dict[str, list[tuple[str, str]]] = {}
+    for k1, k2 in conflicts:
+        if cluster[k1] == cluster[k2]:
+            against.setdefault(cluster[k1], []).append((min(k1, k2), max(k1, k2)))
+    undone: list[tuple[str, str]] = []
+    split = 0
+    if against:
+        bridges: dict[str, list[tuple[str, str, float]]] = {}
+        for (c1, c2), ok in accepted.items():
+            if ok and cluster[c1] in against:
+                bridges.setdefault(cluster[c1], []).append((c1, c2, links[(c1, c2)][1]))
+        for name, pairs in against.items():
+            parts = split_conflicts(bridges.get(name, []), sorted(set(pairs)))
+            cluster.update(parts)
+            split += len(set(parts.values())) > 1
+            undone += [(a, b) for a, b, _ in bridges.get(name, []) if parts[a] != parts[b]]
+    held = [k for k, ok in accepted.items() if not ok]
+    return Settled(cluster, held + undone, {
+        "weak_bridges_held_for_review": len(held), "core_links": len(links), "ambiguous_records": ambiguous,
+        "ambiguous_records_joined_best": joined_best, "conflicted_clusters": len(against),
+        "conflicted_clusters_split": split, "bridges_undone_by_conflicts": len(undone)})
+
+
+def _settle_partitions(batches, min_bridge_edges: int, margin: float):
+    """``mapInPandas`` adapter of :func:`settle_links`: a partition's rows (whole neighbourhoods: ``link``,
+    ``size`` and ``conflict`` rows) -> ``cluster``, ``rejected`` and ``stat`` rows."""
+    import pandas as pd  # noqa: PLC0415 (imported on the executors)
+
+    batches = list(batches)
+    if not batches:
+        return
+    df = pd.concat(batches, ignore_index=True)
+    kind = df["kind"]
+    lk, sz, cf = df[kind == "link"], df[kind == "size"], df[kind == "conflict"]
+    done = settle_links({(a, b): (int(n), float(x)) for a, b, n, x in zip(lk["a"], lk["b"], lk["n"], lk["x"],
+                                                                           strict=True)},
+                        {a: int(n) for a, n in zip(sz["a"], sz["n"], strict=True)},
+                        list(zip(cf["a"], cf["b"], strict=True)), min_bridge_edges, margin)
+    rows = ([("cluster", c, k, None) for c, k in done.cluster.items()]
+            + [("rejected", a, b, None) for a, b in done.rejected]
+            + [("stat", name, None, n) for name, n in done.counts.items()])
+    kind, a, b, n = (list(x) for x in zip(*rows, strict=True))
+    yield pd.DataFrame({"kind": kind, "a": a, "b": b, "n": pd.array(n, dtype="Int64")})
 
 
 def split_conflicts(bridges: list[tuple[str, str, float]], conflicts: list[tuple[str, str]]) -> dict[str, str]:
@@ -202,18 +253,6 @@ def split_conflicts(bridges: list[tuple[str, str, float]], conflicts: list[tuple
         parent[gone] = keep
         members[keep] |= members.pop(gone)
     return {x: min(members[root(x)]) for x in parent}
-
-
-def _split_group(df: pd.DataFrame) -> pd.DataFrame:
-    """``applyInPandas`` adapter of :func:`split_conflicts`: one cluster's bridges (``weight`` set) and
-    conflicts (``weight`` null) -> ``(core, part)``."""
-    import pandas as pd  # noqa: PLC0415 (imported on the executors)
-
-    is_bridge = df["weight"].notna()
-    b, c = df[is_bridge], df[~is_bridge]
-    parts = split_conflicts(list(zip(b["a"], b["b"], b["weight"], strict=True)),
-                            list(zip(c["a"], c["b"], strict=True)))
-    return pd.DataFrame({"cluster": df["cluster"].iloc[0], "core": list(parts), "part": list(parts.values())})
 
 
 def _fresh_id(key: F.Column, salt: F.Column | None = None) -> F.Column:

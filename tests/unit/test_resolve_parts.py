@@ -19,7 +19,7 @@ from c360.config import (
     ResolveConfig,
 )
 from c360.resolve.blocking import KEY_SEP, candidate_pairs
-from c360.resolve.cluster import assign_ids, guarded_clusters, split_conflicts
+from c360.resolve.cluster import assign_ids, guarded_clusters, settle_links, split_conflicts
 from c360.resolve.comparisons import build
 from c360.resolve.evaluate import identity_metrics
 from c360.resolve.model import em
@@ -223,6 +223,25 @@ def test_split_conflicts_follows_the_strongest_bridges_that_join_no_conflicting_
     edges = [("A", "x", 5.0), ("B", "x", 5.0)]
     assert split_conflicts(edges, [("A", "B")]) == split_conflicts(edges[::-1], [("B", "A")]) == \
         {"A": "A", "x": "A", "B": "B"}
+
+
+def test_settle_links_decides_each_neighbourhood_on_its_own():
+    # 1: lone record r between cores A and B (no bridge of their own), clearly closer to A
+    one = ({("A", "r"): (1, 12.0), ("B", "r"): (1, 7.5)}, {"A": 2, "B": 2, "r": 1}, [])
+    # 2: lone record l and two edges bridge cores P and Q, which conflict: l stays with P, its better match
+    two = ({("P", "l"): (1, 9.0), ("Q", "l"): (1, 3.0), ("P", "Q"): (2, 4.0)}, {"P": 2, "Q": 2, "l": 1},
+           [("Q", "P")])
+    both = settle_links({**one[0], **two[0]}, {**one[1], **two[1]}, one[2] + two[2], 2, 1.0)
+    assert both.cluster == {"A": "A", "r": "A", "B": "B", "P": "P", "l": "P", "Q": "Q"}
+    assert set(both.rejected) == {("B", "r"), ("Q", "l"), ("P", "Q")}
+    assert both.counts == {"weak_bridges_held_for_review": 1, "core_links": 5, "ambiguous_records": 1,
+                           "ambiguous_records_joined_best": 1, "conflicted_clusters": 1,
+                           "conflicted_clusters_split": 1, "bridges_undone_by_conflicts": 2}
+    # settled apart, the two neighbourhoods give the same (so they can be spread over partitions)
+    apart = [settle_links(*n, 2, 1.0) for n in (one, two)]
+    assert {**apart[0].cluster, **apart[1].cluster} == both.cluster
+    assert set(apart[0].rejected + apart[1].rejected) == set(both.rejected)
+    assert {k: apart[0].counts[k] + apart[1].counts[k] for k in both.counts} == both.counts
 
 
 def test_two_households_joined_by_name_only_bridges_are_split_by_their_conflict(spark):
