@@ -110,7 +110,17 @@ class BlockingRule(_Model):
 
 class BlockingConfig(_Model):
     max_block_size: int = Field(200, ge=2)
-    rules: list[BlockingRule] = Field(default_factory=list)
+    #: at most 63: the rules that found a pair are kept as the bits of one 64-bit mask while pairing
+    rules: list[BlockingRule] = Field(default_factory=list, max_length=63)
+
+    @field_validator("rules")
+    @classmethod
+    def _names_unique(cls, v: list[BlockingRule]) -> list[BlockingRule]:
+        names = [r.name for r in v]
+        dupes = sorted({n for n in names if names.count(n) > 1})
+        if dupes:
+            raise ValueError(f"duplicate blocking rule name(s) {dupes}")
+        return v
 
 
 class ComparisonConfig(_Model):

@@ -80,31 +80,37 @@ def candidate_pairs(records: DataFrame, cfg: ResolveConfig) -> tuple[DataFrame, 
     rules = cfg.blocking.rules
     if not rules:
         return records.sparkSession.createDataFrame([], "rk_l string, rk_r string, blocked_by array<string>"), []
-    caps = {r.name: r.max_block_size or cfg.blocking.max_block_size for r in rules}
-    keys = F.explode(F.array(*[F.struct(F.lit(r.name).alias("rule"), F.col(f"k_{r.name}").alias("key"))
-                               for r in rules]))
+    caps = [r.max_block_size or cfg.blocking.max_block_size for r in rules]
+    # a rule is its index: an int to shuffle, and a bit of the pair's mask of rules
+    keys = F.explode(F.array(*[F.struct(F.lit(i).alias("rule"), F.col(f"k_{r.name}").alias("key"))
+                               for i, r in enumerate(rules)]))
     keyed = records.select("rk", keys.alias("_k")).select("rk", "_k.rule", "_k.key").where(F.col("key").isNotNull())
-    cap = F.element_at(F.create_map(*[x for n, c in caps.items() for x in (F.lit(n), F.lit(c))]), F.col("rule"))
+    cap = F.element_at(F.array(*[F.lit(c) for c in caps]), F.col("rule") + 1)
     blocks = (keyed.groupBy("rule", "key").agg(F.count(F.lit(1)).alias("count"), F.collect_list("rk").alias("rks"))
               .where(F.col("count") > 1)
               .select("rule", "key", "count", (F.col("count") > cap).alias("skipped"),
                       # a record listed twice under one key pairs once
                       F.when(F.col("count") <= cap, F.array_sort(F.array_distinct("rks"))).alias("rks"))
               .localCheckpoint())
-    big: dict[str, list[tuple[str, int]]] = {r.name: [] for r in rules}
+    big: list[list[tuple[str, int]]] = [[] for _ in rules]
     for row in blocks.where("skipped").select("rule", "key", "count").collect():
         big[row["rule"]].append((row["key"], row["count"]))
     report = []
-    for r in rules:
-        skipped = sorted(big[r.name], key=lambda kv: (-kv[1], kv[0]))
-        report.append({"rule": r.name, "max_block_size": caps[r.name], "skipped_keys": len(skipped),
+    for i, r in enumerate(rules):
+        skipped = sorted(big[i], key=lambda kv: (-kv[1], kv[0]))
+        report.append({"rule": r.name, "max_block_size": caps[i], "skipped_keys": len(skipped),
                        "skipped_records": sum(n for _, n in skipped),
                        "largest_skipped": [{"key": k.replace(KEY_SEP, " | "), "records": n} for k, n in skipped[:5]]})
-    # every (earlier, later) pair of a key's sorted members: each member with the members after it
+    # every (earlier, later) pair of a key's sorted members: each member with the members after it; the
+    # rules that found a pair are OR-ed into a bit mask (a plain aggregate, not a collected set of names)
     members = (blocks.where(~F.col("skipped") & (F.size("rks") > 1))
                .select("rule", "rks", F.posexplode("rks").alias("_i", "rk_l")))
-    pairs = (members.select("rule", "rk_l", F.explode(F.slice("rks", F.col("_i") + 2, F.size("rks"))).alias("rk_r"))
-             .groupBy("rk_l", "rk_r").agg(F.array_sort(F.collect_set("rule")).alias("blocked_by")))
+    pairs = (members.select("rk_l", F.explode(F.slice("rks", F.col("_i") + 2, F.size("rks"))).alias("rk_r"),
+                            F.expr("shiftleft(1L, rule)").alias("_bit"))
+             .groupBy("rk_l", "rk_r").agg(F.bit_or("_bit").alias("_mask")))
+    named = [F.when(F.col("_mask").bitwiseAND(F.lit(1 << i)) != 0, F.lit(r.name))
+             for i, r in sorted(enumerate(rules), key=lambda x: x[1].name)]
+    pairs = pairs.select("rk_l", "rk_r", F.array_compact(F.array(*named)).alias("blocked_by"))
     return pairs, report
 
 

@@ -107,3 +107,12 @@ def test_cli_overrides_paths(tmp_path):
     cfg = load_config("local", conf_root=REPO / "conf", warehouse="/w", landing="/l")
     assert (cfg.paths.warehouse, cfg.paths.landing) == ("/w", "/l")
     assert cfg.system_path == "/w/_system"
+
+
+def test_blocking_rules_need_unique_names_and_fit_one_mask(tmp_path):
+    twice = "resolve:\n  blocking:\n    rules:\n      - {name: email, keys: [email]}\n      - {name: email, keys: [phone]}\n"
+    with pytest.raises(ConfigError, match=r"resolve.blocking.rules.*duplicate blocking rule name\(s\) \['email'\]"):
+        load_config("local", conf_root=_root(tmp_path / "a", twice))
+    many = "resolve:\n  blocking:\n    rules:\n" + "".join(f"      - {{name: r{i}, keys: [email]}}\n" for i in range(64))
+    with pytest.raises(ConfigError, match=r"resolve.blocking.rules"):
+        load_config("local", conf_root=_root(tmp_path / "b", many))
