@@ -7,17 +7,20 @@ c360's default (same fields, blocking rules, u by random sampling, m by EM per b
 the generator's truth. Appends to bench/identity_quality.csv. Splink is a benchmark-only dependency
 (``pip install -e .[bench]``).
 
-Three rows per run:
+Rows per run:
 
-- ``c360``: the ``c360 resolve`` job of the same bench run (``--c360-seconds``): a fresh JVM, Delta reads
-  and writes, cookie logins, stable ids, golden records and object links.
+- ``c360`` (only with ``--c360-seconds``): the ``c360 resolve`` job of the same bench run: a fresh JVM,
+  Delta reads and writes, cookie logins, stable ids, golden records and object links.
 - ``c360-core``: the same work Splink is timed on: c360's matching core (:func:`c360.pipelines.resolve.match`:
   blocking keys, candidate pairs, u sampling, EM, scoring, guarded clustering, no cookie logins) from the
   records in memory to their clusters collected on the driver, with a freshly trained model.
 - ``splink-5-duckdb``: training, prediction and clustering from the records in memory.
 
-The core and Splink run ``--runs`` times each, alternating, in one process: the first run is cold (Spark
-compiles its generated code), the best of the others is the warm figure in ``seconds``.
+Each tool runs ``--runs`` times in a process of its own (first the core, in the process that exported the
+records, then Splink), so that neither's memory counts against the other: at a million people Splink
+alone peaks near 20 GB, and beside a live JVM it was killed for want of memory. The first run is cold
+(Spark compiles its generated code), the best of the others is the warm figure in ``seconds``;
+``peak_rss_mb`` is the process's peak resident memory (for the core: the JVM's plus the Python driver's).
 """
 
 from __future__ import annotations
@@ -53,7 +56,8 @@ def metrics(pred: pd.Series, truth: pd.Series) -> dict[str, float]:
             "bcubed_f1": 2 * b3p * b3r / (b3p + b3r) if b3p + b3r else 0.0}
 
 
-def export(warehouse: str, out: Path) -> None:
+def export(warehouse: str, out: Path, job: bool = True) -> None:
+    """The records (``records.parquet``) and, with ``job``, the job's clusters (``c360.parquet``)."""
     from pyspark.sql import functions as F
 
     from c360.config import load_config
@@ -69,6 +73,8 @@ def export(warehouse: str, out: Path) -> None:
                    F.when(F.col("email_valid"), F.col("email")).alias("email"), "phone", "postcode", "street",
                    "loyalty_id")
      .toPandas().to_parquet(out / "records.parquet"))
+    if not job:
+        return
     (read_table(spark, cfg, table("silver.customer_xref")).where("record_type = 'person'")
      .select(F.concat_ws(":", "source_system", "source_record_id").alias("unique_id"), "customer_id")
      .toPandas().to_parquet(out / "c360.parquet"))
@@ -126,50 +132,120 @@ def run_splink(records: pd.DataFrame) -> pd.DataFrame:
     return clusters.as_pandas_dataframe()[["unique_id", "cluster_id"]]
 
 
+def _rss_mb(status_file: str) -> float | None:
+    """Peak resident memory (``VmHWM``) of a live process from its /proc status, in MB (Linux only)."""
+    try:
+        for line in Path(status_file).read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        return None
+    return None
+
+
+def _peak_mb() -> float:
+    import resource
+
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def _core_worker(warehouse: str, work: Path, runs: int, job: bool) -> dict:
+    """Export the records (and the job's clusters), then the c360 core ``runs`` times; writes its last
+    clusters to ``core.parquet``. Peak memory: the JVM's plus this Python process's."""
+    from pyspark.sql import SparkSession
+
+    export(warehouse, work, job=job)
+    fn = c360_core(warehouse, work)
+    times = []
+    for _ in range(runs):
+        t0 = time.perf_counter()
+        out = fn()
+        times.append(time.perf_counter() - t0)
+    out.to_parquet(work / "core.parquet")
+    jvm = _rss_mb(f"/proc/{SparkSession.getActiveSession()._jvm.java.lang.ProcessHandle.current().pid()}/status")
+    return {"seconds": times, "peak_rss_mb": None if jvm is None else jvm + _peak_mb()}
+
+
+def _splink_worker(work: Path, runs: int) -> dict:
+    """Splink ``runs`` times on ``records.parquet``; writes its last clusters to ``splink.parquet``."""
+    df = pd.read_parquet(work / "records.parquet")
+    times = []
+    for _ in range(runs):
+        t0 = time.perf_counter()
+        clusters = run_splink(df)
+        times.append(time.perf_counter() - t0)
+    clusters.to_parquet(work / "splink.parquet")
+    return {"seconds": times, "peak_rss_mb": _peak_mb()}
+
+
+def _in_child(worker: str, work: str, *args: str) -> dict:
+    """Run one tool's worker in a process of its own (``--core-worker`` / ``--splink-worker``); the times
+    and peak memory it wrote to ``<worker>.json`` in ``work``."""
+    import json
+    import subprocess
+
+    subprocess.run([sys.executable, "-m", "bench.splink_compare", worker, work, *args], check=True)
+    return json.loads((Path(work) / f"{worker[2:]}.json").read_text())
+
+
 def main(argv: list[str]) -> int:
+    if argv[:1] in (["--core-worker"], ["--splink-worker"]):
+        import json
+
+        w = argparse.ArgumentParser(prog="python -m bench.splink_compare " + argv[0])
+        w.add_argument("work", type=Path)
+        w.add_argument("--warehouse")
+        w.add_argument("--runs", type=int, default=1)
+        w.add_argument("--job", action="store_true")
+        wa = w.parse_args(argv[1:])
+        res = (_core_worker(wa.warehouse, wa.work, wa.runs, wa.job) if argv[0] == "--core-worker"
+               else _splink_worker(wa.work, wa.runs))
+        (wa.work / f"{argv[0][2:]}.json").write_text(json.dumps(res))
+        return 0
     p = argparse.ArgumentParser(prog="python -m bench.splink_compare")
     p.add_argument("--warehouse", required=True)
     p.add_argument("--truth", required=True)
     p.add_argument("--people", type=int, required=True)
-    p.add_argument("--c360-seconds", type=float, default=None, help="c360 resolve time of the same run")
-    p.add_argument("--runs", type=int, default=3, help="runs of the c360 core and of Splink, alternating")
+    p.add_argument("--c360-seconds", type=float, default=None,
+                   help="c360 resolve time of the same run (adds a row for the job's silver.customer_xref)")
+    p.add_argument("--runs", type=int, default=3, help="runs of the c360 core, then of Splink")
     p.add_argument("--out", default="bench/identity_quality.csv")
     a = p.parse_args(argv)
     truth = pd.concat(pd.read_parquet(f) for f in sorted(Path(a.truth).glob("person_records_*.parquet")))
     truth["unique_id"] = truth["source_system"] + ":" + truth["source_record_id"]
-    times: dict[str, list[float]] = {"c360-core": [], "splink-5-duckdb": []}
+    job = a.c360_seconds is not None
     with tempfile.TemporaryDirectory() as tmp:
-        export(a.warehouse, Path(tmp))
-        records = pd.read_parquet(Path(tmp) / "records.parquet")
-        c360 = pd.read_parquet(Path(tmp) / "c360.parquet")
-        runners = {"c360-core": c360_core(a.warehouse, Path(tmp)), "splink-5-duckdb": lambda: run_splink(records)}
-        out: dict[str, pd.DataFrame] = {}
-        for _ in range(a.runs):
-            for tool, fn in runners.items():
-                t0 = time.perf_counter()
-                out[tool] = fn()
-                times[tool].append(time.perf_counter() - t0)
+        core = _in_child("--core-worker", tmp, "--warehouse", a.warehouse, "--runs", str(a.runs),
+                         *(["--job"] if job else []))
+        splink = _in_child("--splink-worker", tmp, "--runs", str(a.runs))
+        n_records = len(pd.read_parquet(Path(tmp) / "records.parquet", columns=["unique_id"]))
+        results: dict[str, tuple[pd.DataFrame, str, str, list[float], float | None]] = {}
+        if job:
+            results["c360"] = (pd.read_parquet(Path(tmp) / "c360.parquet"), "customer_id",
+                               "resolve job (one run)", [a.c360_seconds], None)
+        results["c360-core"] = (pd.read_parquet(Path(tmp) / "core.parquet"), "customer_id",
+                                "matching core, best warm run", core["seconds"], core["peak_rss_mb"])
+        results["splink-5-duckdb"] = (pd.read_parquet(Path(tmp) / "splink.parquet"), "cluster_id",
+                                      "train+predict+cluster, best warm run", splink["seconds"],
+                                      splink["peak_rss_mb"])
     rows = []
-    for tool, df, col, measured in (
-            ("c360", c360, "customer_id", "resolve job (one run)"),
-            ("c360-core", out["c360-core"], "customer_id", "matching core, best warm run"),
-            ("splink-5-duckdb", out["splink-5-duckdb"], "cluster_id", "train+predict+cluster, best warm run")):
+    for tool, (df, col, measured, runs, peak) in results.items():
         j = df.merge(truth[["unique_id", "person_id"]], on="unique_id")
         m = metrics(j[col], j["person_id"])
-        runs = times.get(tool, [a.c360_seconds] if a.c360_seconds is not None else [])
-        secs = min(runs[1:] or runs) if runs else None
-        rows.append([dt.date.today().isoformat(), _machine(), a.people, len(records), tool,
-                     None if secs is None else round(secs, 1), *[round(v, 5) for v in m.values()], measured,
-                     round(runs[0], 1) if runs else None, " ".join(f"{t:.1f}" for t in runs)])
-        print(f"{tool}: seconds={secs} runs={runs} " + " ".join(f"{k}={v:.4f}" for k, v in m.items()),
-              file=sys.stderr)
-    core, splink = min(times["c360-core"][1:] or times["c360-core"]), min(times["splink-5-duckdb"][1:]
-                                                                           or times["splink-5-duckdb"])
-    print(f"splink-compare: warm c360 core {core:.1f} s, Splink {splink:.1f} s, ratio {core / splink:.2f}",
+        secs = min(runs[1:] or runs)
+        if len(runs) == 1 and tool != "c360":
+            measured = measured.replace("best warm run", "one cold run")
+        rows.append([dt.date.today().isoformat(), _machine(), a.people, n_records, tool, round(secs, 1),
+                     *[round(v, 5) for v in m.values()], measured, round(runs[0], 1),
+                     " ".join(f"{t:.1f}" for t in runs), None if peak is None else round(peak)])
+        print(f"{tool}: seconds={secs:.1f} runs={runs} peak_mb={peak} "
+              + " ".join(f"{k}={v:.4f}" for k, v in m.items()), file=sys.stderr)
+    core_s, splink_s = (min(t["seconds"][1:] or t["seconds"]) for t in (core, splink))
+    print(f"splink-compare: c360 core {core_s:.1f} s, Splink {splink_s:.1f} s, ratio {core_s / splink_s:.2f}",
           file=sys.stderr)
     append_csv(a.out, ["date", "machine", "people", "records", "tool", "seconds", "pairwise_precision",
-                       "pairwise_recall", "pairwise_f1", "bcubed_f1", "measured", "cold_seconds", "run_seconds"],
-               rows)
+                       "pairwise_recall", "pairwise_f1", "bcubed_f1", "measured", "cold_seconds", "run_seconds",
+                       "peak_rss_mb"], rows)
     return 0
 
 

@@ -20,7 +20,8 @@ Clustering (:func:`guarded_clusters`):
    match weight at or below ``cluster.conflict_weight``) that end up in one cluster through bridges (a
    chain of namesakes, two households joined by loyalty cards with only a name and a postcode) split it:
    the cluster is re-assembled from its cores, following its accepted bridges strongest first and
-   skipping any bridge that would join two conflicting records (:func:`split_conflicts`). Skipped bridges are marked ``review``. A conflict inside one core is only counted.
+   skipping any bridge that would join two conflicting records (:func:`split_conflicts`). Skipped bridges
+   are marked ``review``. A conflict inside one core is only counted.
 6. A cluster with more person records than ``cluster.max_cluster_size`` falls back to its cores, flagged
    ``oversized``.
 
