@@ -149,18 +149,23 @@ def _peak_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
+def _timed(fn, runs: int) -> tuple[pd.DataFrame, list[float]]:
+    """``fn()`` ``runs`` times: its last result and the seconds of each run."""
+    times = []
+    for _ in range(runs):
+        t0 = time.perf_counter()
+        out = fn()
+        times.append(time.perf_counter() - t0)
+    return out, times
+
+
 def _core_worker(warehouse: str, work: Path, runs: int, job: bool) -> dict:
     """Export the records (and the job's clusters), then the c360 core ``runs`` times; writes its last
     clusters to ``core.parquet``. Peak memory: the JVM's plus this Python process's."""
     from pyspark.sql import SparkSession
 
     export(warehouse, work, job=job)
-    fn = c360_core(warehouse, work)
-    times = []
-    for _ in range(runs):
-        t0 = time.perf_counter()
-        out = fn()
-        times.append(time.perf_counter() - t0)
+    out, times = _timed(c360_core(warehouse, work), runs)
     out.to_parquet(work / "core.parquet")
     jvm = _rss_mb(f"/proc/{SparkSession.getActiveSession()._jvm.java.lang.ProcessHandle.current().pid()}/status")
     return {"seconds": times, "peak_rss_mb": None if jvm is None else jvm + _peak_mb()}
@@ -169,11 +174,7 @@ def _core_worker(warehouse: str, work: Path, runs: int, job: bool) -> dict:
 def _splink_worker(work: Path, runs: int) -> dict:
     """Splink ``runs`` times on ``records.parquet``; writes its last clusters to ``splink.parquet``."""
     df = pd.read_parquet(work / "records.parquet")
-    times = []
-    for _ in range(runs):
-        t0 = time.perf_counter()
-        clusters = run_splink(df)
-        times.append(time.perf_counter() - t0)
+    clusters, times = _timed(lambda: run_splink(df), runs)
     clusters.to_parquet(work / "splink.parquet")
     return {"seconds": times, "peak_rss_mb": _peak_mb()}
 
