@@ -21,6 +21,7 @@ string     exact, Jaro-Winkler >= each threshold, else
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -76,37 +77,59 @@ class Comparison:
         c = self.config
         return [x for x in (c.column, c.canonical, c.swap_with) if x]
 
-    def _levels(self) -> list[tuple[str, Column]]:
+    def _levels(self) -> list[tuple[str, Callable[[], Column]]]:
+        """``(label, condition)`` per level, best first; a condition is built only when called, so that the
+        labels (read by the model many times per run) cost no Spark calls."""
         c = self.config
-        l, r = _l(c.column), _r(c.column)  # noqa: E741
-        levels: list[tuple[str, Column]] = [("exact", l == r)]
+
+        def lr() -> tuple[Column, Column]:
+            return _l(c.column), _r(c.column)
+
+        def swapped() -> Column:
+            l, r = lr()  # noqa: E741
+            return (l == _r(c.swap_with)) & (_l(c.swap_with) == r)
+
+        def swapped_close() -> Column:
+            # one side written the other way round: the surname close (>= the first threshold) and the
+            # first names sharing an initial (nickname or typo), in either direction
+            (l, r), t, ls, rs = lr(), c.thresholds[0], _l(c.swap_with), _r(c.swap_with)  # noqa: E741
+            return (((F.col(_cross(c.column, c.swap_with)) >= t) & (_initial(ls) == _initial(r)))
+                    | ((F.col(_cross(c.swap_with, c.column)) >= t) & (_initial(l) == _initial(rs))))
+
+        def date_typo() -> Column:
+            l, r = lr()  # noqa: E741
+            swap = (F.dayofmonth(l) == F.month(r)) & (F.month(l) == F.dayofmonth(r)) & (F.year(l) == F.year(r))
+            return (F.levenshtein(l.cast("string"), r.cast("string"), 1) != -1) | swap
+
+        def jw(t: float) -> tuple[str, Callable[[], Column]]:
+            return f"jw{t:g}", lambda: F.col(self.jw_column) >= t
+
+        exact = ("exact", lambda: _l(c.column) == _r(c.column))
+        # one keystroke away (-1: more than 1 apart); namesakes' addresses (john.smith12@ / john.smith45@)
+        # are two or more
+        typo = ("typo", lambda: F.levenshtein(_l(c.column), _r(c.column), 1) != -1)
+        levels: list[tuple[str, Callable[[], Column]]] = [exact]
         if c.type == "name":
             if c.canonical:
-                levels.append(("nickname", _l(c.canonical) == _r(c.canonical)))
+                levels.append(("nickname", lambda: _l(c.canonical) == _r(c.canonical)))
             if c.swap_with:
                 # first and last name written the other way round on one side
-                levels.append(("swapped", (l == _r(c.swap_with)) & (_l(c.swap_with) == r)))
-            levels += [(f"jw{t:g}", F.col(self.jw_column) >= t) for t in c.thresholds]
+                levels.append(("swapped", swapped))
+            levels += [jw(t) for t in c.thresholds]
             if c.swap_with and c.thresholds:
-                # one side written the other way round: the surname close (>= the first threshold) and the
-                # first names sharing an initial (nickname or typo), in either direction
-                t, ls, rs = c.thresholds[0], _l(c.swap_with), _r(c.swap_with)
-                levels.append(("swapped_close",
-                               ((F.col(_cross(c.column, c.swap_with)) >= t) & (_initial(ls) == _initial(r)))
-                               | ((F.col(_cross(c.swap_with, c.column)) >= t) & (_initial(l) == _initial(rs)))))
-            levels.append(("initial", _initial(l) == _initial(r)))
+                levels.append(("swapped_close", swapped_close))
+            levels.append(("initial", lambda: _initial(_l(c.column)) == _initial(_r(c.column))))
         elif c.type == "email":
-            levels.append(("local_part", F.substring_index(l, "@", 1) == F.substring_index(r, "@", 1)))
-            # one keystroke away; namesakes' addresses (john.smith12@ / john.smith45@) are two or more
-            levels.append(("typo", F.levenshtein(l, r, 1) != -1))
-            levels += [(f"jw{t:g}", F.col(self.jw_column) >= t) for t in c.thresholds]
+            levels.append(("local_part",
+                           lambda: F.substring_index(_l(c.column), "@", 1) == F.substring_index(_r(c.column), "@", 1)))
+            levels.append(typo)
+            levels += [jw(t) for t in c.thresholds]
         elif c.type == "phone":
-            levels.append(("typo", F.levenshtein(l, r, 1) != -1))  # -1: more than 1 apart
+            levels.append(typo)
         elif c.type == "date":
-            swapped = (F.dayofmonth(l) == F.month(r)) & (F.month(l) == F.dayofmonth(r)) & (F.year(l) == F.year(r))
-            levels.append(("typo", (F.levenshtein(l.cast("string"), r.cast("string"), 1) != -1) | swapped))
+            levels.append(("typo", date_typo))
         elif c.type == "string":
-            levels += [(f"jw{t:g}", F.col(self.jw_column) >= t) for t in c.thresholds]
+            levels += [jw(t) for t in c.thresholds]
         return levels
 
     @property
@@ -132,10 +155,11 @@ class Comparison:
 
     def gamma(self) -> Column:
         c = self.config
+        levels = self._levels()
         expr = F.when(_l(c.column).isNull() | _r(c.column).isNull(), F.lit(-1))
-        for i, (_, cond) in enumerate(self._levels()):
-            expr = expr.when(cond, F.lit(i))
-        return expr.otherwise(F.lit(len(self.labels) - 1))
+        for i, (_, cond) in enumerate(levels):
+            expr = expr.when(cond(), F.lit(i))
+        return expr.otherwise(F.lit(len(levels)))
 
     def label(self) -> Column:
         """The level's label from ``g_<name>`` (null for the null level)."""
