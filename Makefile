@@ -44,17 +44,18 @@ test-fast: $(STAMP) ## unit tests only
 lint: $(STAMP)   ## static checks
 	$(BIN)/ruff check c360 jobs tests bench
 
-package: $(STAMP) ## build dist/c360.zip (for --py-files) and a wheel
+package: $(STAMP) ## build dist/c360.zip (for --py-files), a wheel and dist/c360-udf.jar (for --jars)
 	@rm -rf dist && mkdir -p dist
 	cd . && $(BIN)/python -m zipfile -c dist/c360.zip c360
 	$(BIN)/python -m pip wheel --quiet --no-deps -w dist .
+	cp "$$($(BIN)/python -m c360.jvm build)" dist/c360-udf.jar
 	@ls -1 dist
 
 submit: package  ## spark-submit JOB to MASTER: make submit JOB=resolve MASTER=spark://host:7077
 	PATH="$(abspath $(BIN)):$$PATH" PYSPARK_PYTHON="$(abspath $(BIN))/python" \
 	$(BIN)/spark-submit --master '$(MASTER)' \
 	  --packages "$$($(BIN)/python -m c360.config packages --env $(ENV))" \
-	  --py-files dist/c360.zip jobs/$(JOB).py --env $(ENV) $(ARGS)
+	  --jars dist/c360-udf.jar --py-files dist/c360.zip jobs/$(JOB).py --env $(ENV) $(ARGS)
 
 $(JOBS): $(STAMP) ## one target per job: make ingest ARGS="--landing ..."
 	$(C360) $@ --env $(ENV) $(ARGS)

@@ -7,6 +7,8 @@ Rules:
   in what is not set (master, packages, memory, shuffle partitions, ...).
 - Delta's SQL extension and catalog are always on; the connected-components backend decides whether the
   GraphFrames jar is added to ``spark.jars.packages``.
+- c360's Java UDFs (:mod:`c360.jvm`, ``spark.jvm_udfs``) are built on first use, put on ``spark.jars`` and
+  registered; a session without them (a cluster started without ``--jars``) uses the Python ones.
 - Every Delta table that exists under the warehouse is registered as ``<layer>.<table>`` so that
   ``spark.table("gold.customer_360")`` works in a notebook right after ``make demo``.
 """
@@ -22,6 +24,7 @@ from pathlib import Path
 from pyspark import SparkConf
 from pyspark.sql import SparkSession
 
+from c360 import jvm
 from c360.config import C360Config
 from c360.log import get_logger
 
@@ -54,11 +57,18 @@ def _settings(cfg: C360Config) -> dict[str, str]:
     return wanted
 
 
+def _udfs(spark: SparkSession, cfg: C360Config) -> SparkSession:
+    """Register c360's Java UDFs once per Spark application (when configured)."""
+    if cfg.spark.jvm_udfs and not jvm.is_known(spark):
+        jvm.register(spark)
+    return spark
+
+
 def get_spark(cfg: C360Config) -> SparkSession:
     """Return the active SparkSession, or build one from the configuration."""
     active = SparkSession.getActiveSession()
     if active is not None:
-        return active
+        return _udfs(active, cfg)
     if cfg.spark.master and cfg.spark.master.startswith("local"):
         # the embedded driver's Python workers must be this interpreter (the venv), not whatever is on PATH
         os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
@@ -66,7 +76,12 @@ def get_spark(cfg: C360Config) -> SparkSession:
     already = dict(SparkConf(loadDefaults=True).getAll())  # what spark-submit / spark-defaults set
     builder = SparkSession.builder
     skipped = []
-    for key, value in _settings(cfg).items():
+    settings = _settings(cfg)
+    if cfg.spark.jvm_udfs and "spark.jars" not in already:  # under spark-submit: its --jars (make submit)
+        jar = jvm.udf_jar()
+        if jar is not None:
+            settings["spark.jars"] = ",".join(x for x in (settings.get("spark.jars"), str(jar)) if x)
+    for key, value in settings.items():
         if key in already:
             skipped.append(key)
             continue
@@ -81,7 +96,7 @@ def get_spark(cfg: C360Config) -> SparkSession:
     from c360.tables import register_all  # noqa: PLC0415 (tables imports io, which needs a session type)
 
     register_all(spark, cfg)
-    return spark
+    return _udfs(spark, cfg)
 
 
 def stop_spark() -> None:

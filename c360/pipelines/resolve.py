@@ -52,10 +52,14 @@ def _partitions(df: DataFrame) -> int:
 
 def estimate_u(records: DataFrame, comparisons: list[Comparison], columns: list[str], n_pairs: int,
                seed: int) -> tuple[dict[str, list[float]], int]:
-    """u from about ``n_pairs`` random record pairs: a seeded sample of k records paired with each other."""
+    """u from about ``n_pairs`` random record pairs: a seeded sample of k records paired with each other.
+
+    The left side is spread over the shuffle partitions, so that the pairs are compared on every core (the
+    sample itself is one partition)."""
     k = max(2, math.ceil(math.sqrt(2 * n_pairs)))
     sample = records.select("rk", *columns).orderBy(_hash_order(seed)).limit(k).localCheckpoint()
-    a = sample.select(F.col("rk").alias("rk_l"), *[F.col(c).alias(f"l_{c}") for c in columns])
+    a = (sample.select(F.col("rk").alias("rk_l"), *[F.col(c).alias(f"l_{c}") for c in columns])
+         .repartition(_partitions(records)))
     b = sample.select(F.col("rk").alias("rk_r"), *[F.col(c).alias(f"r_{c}") for c in columns])
     pairs = compare(a.crossJoin(b).where(F.col("rk_l") < F.col("rk_r")), comparisons)
     rows = pairs.groupBy(*[f"g_{c.name}" for c in comparisons]).count().collect()

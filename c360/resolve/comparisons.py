@@ -2,8 +2,9 @@
 
 A comparison turns a pair (columns ``l_<col>`` and ``r_<col>``) into a *level*: an integer ``gamma`` where
 ``0`` is the best level, ``len(levels) - 1`` is ``else`` (clear disagreement) and ``-1`` means a value is
-missing on either side (weighs nothing). Levels are Spark built-ins except Jaro-Winkler, which is a
-vectorised ``pandas_udf`` over rapidfuzz's C++ ``cpdist`` (no row-at-a-time Python).
+missing on either side (weighs nothing). Levels are Spark built-ins except Jaro-Winkler, which is c360's Java
+UDF ``c360_jaro_winkler`` (:mod:`c360.jvm`) when the session has it, else a vectorised ``pandas_udf`` over
+rapidfuzz's C++ ``cpdist`` with the same values (the Java function is tested against it).
 
 Types (``type:`` in ``conf/base/resolve.yml``):
 
@@ -30,19 +31,29 @@ from pyspark.sql import Column
 from pyspark.sql import functions as F
 from pyspark.sql.types import DoubleType
 
+from c360 import jvm
 from c360.config import ComparisonConfig
+
+JW_FUNCTION = "c360_jaro_winkler"
 
 
 @F.pandas_udf(DoubleType())
-def jaro_winkler(a: pd.Series, b: pd.Series) -> pd.Series:
+def jaro_winkler_py(a: pd.Series, b: pd.Series) -> pd.Series:
     """Jaro-Winkler similarity in [0, 1] of each row's two strings (0 when either is null)."""
     from rapidfuzz import process  # noqa: PLC0415 (imported on the executors)
     from rapidfuzz.distance import JaroWinkler  # noqa: PLC0415
 
-    missing = a.isna() | b.isna()
-    sim = process.cpdist(a.fillna("").astype(str).tolist(), b.fillna("").astype(str).tolist(),
-                         scorer=JaroWinkler.normalized_similarity, workers=1)
-    return pd.Series(np.where(missing.to_numpy(), 0.0, sim), index=a.index)
+    # rapidfuzz scores a None (a null) against anything as 0; cpdist's default result type is float32, whose
+    # rounding moves values across a threshold (0.91999997 -> 0.92): double, like the Java UDF
+    sim = process.cpdist(a.tolist(), b.tolist(), scorer=JaroWinkler.similarity, workers=1, dtype=np.float64)
+    return pd.Series(sim, index=a.index)
+
+
+def jaro_winkler(a: Column, b: Column) -> Column:
+    """Jaro-Winkler similarity of two string columns: in the JVM when the session has c360's Java UDF."""
+    if jvm.has_function(JW_FUNCTION):
+        return F.call_function(JW_FUNCTION, a.cast("string"), b.cast("string"))
+    return jaro_winkler_py(a.cast("string"), b.cast("string"))
 
 
 def _l(col: str) -> Column:
