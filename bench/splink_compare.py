@@ -19,7 +19,9 @@ Rows per run:
 Each tool runs ``--runs`` times in a process of its own (first the core, in the process that exported the
 records, then Splink), so that neither's memory counts against the other: at a million people Splink
 alone peaks near 20 GB, and beside a live JVM it was killed for want of memory. The first run is cold
-(Spark compiles its generated code), the best of the others is the warm figure in ``seconds``;
+(Spark compiles its generated code), the best of the others is the warm figure in ``seconds``. Five runs by
+default: the core's JVM is still warming up (JIT) over its first runs (at 100k: 46, 26, 24, 20, 19 s)
+while Splink is flat from its second (10, 9.1, 9.2, 9.8, 9.1 s), so three runs under-state the core's warm time;
 ``peak_rss_mb`` is the process's peak resident memory (for the core: the JVM's plus the Python driver's).
 """
 
@@ -209,7 +211,7 @@ def main(argv: list[str]) -> int:
     p.add_argument("--people", type=int, required=True)
     p.add_argument("--c360-seconds", type=float, default=None,
                    help="c360 resolve time of the same run (adds a row for the job's silver.customer_xref)")
-    p.add_argument("--runs", type=int, default=3, help="runs of the c360 core, then of Splink")
+    p.add_argument("--runs", type=int, default=5, help="runs of the c360 core, then of Splink")
     p.add_argument("--out", default="bench/identity_quality.csv")
     a = p.parse_args(argv)
     truth = pd.concat(pd.read_parquet(f) for f in sorted(Path(a.truth).glob("person_records_*.parquet")))
