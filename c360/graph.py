@@ -116,26 +116,36 @@ def component_roots(src: pa.Array, dst: pa.Array, vertices: pa.Array | None = No
 
 
 def _local(vertices_df: DataFrame, edges_df: DataFrame, max_vertices: int | None = None) -> DataFrame | None:
-    """Everything on the driver: the vertex ids and the edges collected as Arrow columns, one table back.
-    ``None`` when there are more than ``max_vertices`` vertex rows (nothing else is collected then)."""
+    """Everything on the driver: the vertices and the edges collected as Arrow columns, one table back (with
+    the vertices' other columns, looked up by id: no join). ``None`` when there are more than
+    ``max_vertices`` vertex rows (nothing else is collected then)."""
     spark = edges_df.sparkSession
-    vertex_ids = vertices_df.select(F.col("id").cast("string")).where(F.col("id").isNotNull())
+    extra = [c for c in vertices_df.columns if c != "id"]
+    vertex_rows = vertices_df.select(F.col("id").cast("string"), *extra).where(F.col("id").isNotNull())
     if max_vertices is not None:
-        vertex_ids = vertex_ids.limit(max_vertices + 1)
-    vertices = vertex_ids.toArrow().column("id")
+        vertex_rows = vertex_rows.limit(max_vertices + 1)
+    table = vertex_rows.toArrow()
+    vertices = table.column("id")
     if max_vertices is not None and len(vertices) > max_vertices:
         return None
     edges = edges_df.select(F.col("src").cast("string"), F.col("dst").cast("string")).where(
         F.col("src").isNotNull() & F.col("dst").isNotNull()).toArrow()
     ids, roots = component_roots(edges.column("src"), edges.column("dst"), vertices)
-    return spark.createDataFrame(pa.table({"id": ids, "component": roots}), "id string, component string")
+    out = {"id": ids, "component": roots}
+    if extra:
+        at = pc.index_in(ids, value_set=vertices.combine_chunks())   # null: an edge endpoint that is not in vertices_df
+        out.update({c: table.column(c).combine_chunks().take(at) for c in extra})
+    schema = vertices_df.select(*extra).schema
+    return spark.createDataFrame(pa.table(out), "id string, component string" + "".join(
+        f", `{f.name}` {f.dataType.simpleString()}" for f in schema.fields))
 
 
 def connected_components(vertices_df: DataFrame, edges_df: DataFrame, config: GraphConfig) -> DataFrame:
-    """``vertices_df(id)`` and ``edges_df(src, dst)`` (string ids) -> ``(id, component)``.
+    """``vertices_df(id, ...)`` and ``edges_df(src, dst)`` (string ids) -> ``(id, component, ...)``.
 
-    Edge endpoints missing from ``vertices_df`` are added as vertices; a null id is not a vertex. With
-    ``auto``, pass checkpointed edges: they are counted to choose the backend.
+    Edge endpoints missing from ``vertices_df`` are added as vertices; a null id is not a vertex. Other
+    columns of ``vertices_df`` are kept (null for an endpoint that is not in it); its ids must then be
+    distinct. With ``auto``, pass checkpointed edges: they are counted to choose the backend.
     """
     backend = config.backend
     if backend == "local":
@@ -148,6 +158,6 @@ def connected_components(vertices_df: DataFrame, edges_df: DataFrame, config: Gr
         backend = "native"
     endpoints = edges_df.select(F.col("src").alias("id")).unionByName(edges_df.select(F.col("dst").alias("id")))
     all_vertices = vertices_df.select("id").unionByName(endpoints).where(F.col("id").isNotNull()).distinct()
-    if backend == "graphframes":
-        return _graphframes(all_vertices, edges_df, config.max_iterations)
-    return _native(all_vertices, edges_df, config.max_iterations)
+    found = (_graphframes if backend == "graphframes" else _native)(all_vertices, edges_df, config.max_iterations)
+    extra = [c for c in vertices_df.columns if c != "id"]
+    return found.join(vertices_df.where(F.col("id").isNotNull()), "id", "left") if extra else found

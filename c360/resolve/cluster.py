@@ -56,8 +56,8 @@ def guarded_clusters(vertices: DataFrame, strong: DataFrame, weak: DataFrame, cf
     (the cores linked by weak edges, directly or through others), so each neighbourhood is settled whole,
     in Python, by :func:`settle_links` (``mapInPandas`` over the neighbourhoods, spread by their id); every
     other core is a cluster of its own."""
-    cores = connected_components(vertices.select("id"), strong, graph).withColumnRenamed("component", "core")
-    cores = cores.join(vertices, "id", "left").fillna({"is_record": True}).localCheckpoint()
+    cores = (connected_components(vertices.select("id", "is_record"), strong, graph)
+             .withColumnRenamed("component", "core").fillna({"is_record": True}).localCheckpoint())
     core_of = cores.select("id", "core")
     # the weak edges and the conflicts with both ends' cores, in one pass
     marked = weak.select("src", "dst", "weight", F.lit(True).alias("is_weak"))
@@ -97,14 +97,17 @@ def guarded_clusters(vertices: DataFrame, strong: DataFrame, weak: DataFrame, cf
                .mapInPandas(lambda it: _settle_partitions(it, cfg.min_bridge_edges, cfg.ambiguity_margin),
                             "kind string, a string, b string, n long")
                .localCheckpoint())
+    # only the touched cores (a small share) are re-named, and only the oversized clusters (fewer still) are
+    # looked up: both are broadcast, so the vertices are not shuffled for either join
     merged = settled.where("kind = 'cluster'").select(F.col("a").alias("core"), F.col("b").alias("cluster"))
     rejected = w.join(settled.where("kind = 'rejected'").select(F.col("a").alias("c1"), F.col("b").alias("c2")),
                       ["c1", "c2"]).select("src", "dst")
-    out = (cores.join(merged, "core", "left")
+    out = (cores.join(F.broadcast(merged), "core", "left")
            .withColumn("cluster", F.coalesce("cluster", "core")))
-    sizes = out.where("is_record").groupBy("cluster").agg(F.count(F.lit(1)).alias("records"))
-    out = (out.join(sizes, "cluster", "left")
-           .withColumn("oversized", F.coalesce(F.col("records"), F.lit(0)) > cfg.max_cluster_size)
+    oversized = (out.where("is_record").groupBy("cluster").agg(F.count(F.lit(1)).alias("records"))
+                 .where(F.col("records") > cfg.max_cluster_size).select("cluster", F.lit(True).alias("oversized")))
+    out = (out.join(F.broadcast(oversized), "cluster", "left")
+           .withColumn("oversized", F.coalesce(F.col("oversized"), F.lit(False)))
            .withColumn("cluster_status", F.when(F.col("oversized"), F.lit("oversized")).otherwise(F.lit("ok")))
            .withColumn("cluster", F.when(F.col("oversized"), F.col("core")).otherwise(F.col("cluster")))
            .select("id", "cluster", "cluster_status", "is_record")).localCheckpoint()

@@ -101,6 +101,16 @@ def test_local_backend_vertex_list_with_repeats_and_null(spark):
     assert got == [("a", "a"), ("b", "b"), ("c", "b"), ("d", "b")]
 
 
+@pytest.mark.parametrize("backend", ["native", "local"])
+def test_vertex_columns_are_kept(spark, backend):
+    """Other vertex columns come back beside the component (null for an endpoint that is no vertex)."""
+    v = spark.createDataFrame([("b", True, 2), ("a", False, None), ("c", True, 3)], "id string, is_record boolean, n int")
+    e = spark.createDataFrame([("c", "b"), ("d", "c")], "src string, dst string")
+    got = sorted(tuple(r) for r in connected_components(v, e, GraphConfig(backend=backend))
+                 .select("id", "component", "is_record", "n").collect())
+    assert got == [("a", "a", False, None), ("b", "b", True, 2), ("c", "b", True, 3), ("d", "b", None, None)]
+
+
 def _graphframes_on_classpath(spark) -> bool:
     try:
         spark._jvm.java.lang.Class.forName("org.graphframes.GraphFrame")
