@@ -22,7 +22,8 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from pyspark import SparkConf
-from pyspark.sql import SparkSession
+from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql.types import StructType
 
 from c360 import jvm
 from c360.config import C360Config
@@ -119,3 +120,9 @@ def sql_conf(spark: SparkSession, settings: dict[str, str]) -> Iterator[None]:
                 spark.conf.unset(k)
             else:
                 spark.conf.set(k, v)
+
+
+def empty_frame(spark: SparkSession, schema: str | StructType) -> DataFrame:
+    """An empty DataFrame of ``schema`` with no partitions. ``createDataFrame([], schema)`` has partitions
+    that Python tasks read, even empty: a union with it cost 0.3-0.6 s a query."""
+    return spark.createDataFrame(spark.sparkContext.emptyRDD(), schema)

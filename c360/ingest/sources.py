@@ -18,6 +18,7 @@ from pyspark.sql.utils import AnalysisException
 
 from c360.config import C360Config, SourceConfig
 from c360.errors import SourceError
+from c360.session import empty_frame
 
 CORRUPT = "_corrupt_record"
 JSON_SAMPLE_LINES = 2000
@@ -138,7 +139,7 @@ def validate_source(spark: SparkSession, cfg: C360Config, source: SourceConfig) 
         if rule.column not in names:
             raise SourceError(f"source '{source.name}', key 'schema.{rule.column}': no column '{rule.column}' "
                               f"in {files[0].path}; columns: {sorted(names)}")
-    empty = spark.createDataFrame([], schema)
+    empty = empty_frame(spark, schema)
     exprs = {"id": source.id} if source.id else {}
     exprs.update({f"fields.{k}": v for k, v in source.fields.items()})
     for key, expr in exprs.items():

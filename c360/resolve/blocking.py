@@ -18,6 +18,7 @@ from pyspark.sql import functions as F
 
 from c360.config import BlockingRule, ResolveConfig
 from c360.resolve.comparisons import Comparison
+from c360.session import empty_frame
 
 KEY_SEP = "\u001f"
 
@@ -79,7 +80,7 @@ def candidate_pairs(records: DataFrame, cfg: ResolveConfig) -> tuple[DataFrame, 
     """
     rules = cfg.blocking.rules
     if not rules:
-        return records.sparkSession.createDataFrame([], "rk_l string, rk_r string, blocked_by array<string>"), []
+        return empty_frame(records.sparkSession, "rk_l string, rk_r string, blocked_by array<string>"), []
     caps = [r.max_block_size or cfg.blocking.max_block_size for r in rules]
     # a rule is its index: an int to shuffle, and a bit of the pair's mask of rules
     keys = F.explode(F.array(*[F.struct(F.lit(i).alias("rule"), F.col(f"k_{r.name}").alias("key"))

@@ -40,6 +40,7 @@ from pyspark.sql import functions as F
 
 from c360.config import ClusterConfig, GraphConfig
 from c360.graph import connected_components
+from c360.session import empty_frame
 
 #: the conflict counts of the run report (step 5) when there is nothing to split
 NO_CONFLICTS = {"conflicted_clusters": 0, "conflicted_clusters_split": 0, "bridges_undone_by_conflicts": 0,
@@ -272,7 +273,7 @@ def assign_ids(clusters: DataFrame, previous: DataFrame | None, history: DataFra
     """
     spark = clusters.sparkSession
     if previous is None:
-        previous = spark.createDataFrame([], "id string, customer_id string")
+        previous = empty_frame(spark, "id string, customer_id string")
     members = clusters.select("id", "cluster").join(previous.select("id", F.col("customer_id").alias("prev")), "id", "left")
     # which cluster inherits each earlier id: the one holding most of its records (then the smallest key)
     votes = members.where(F.col("prev").isNotNull()).groupBy("prev", "cluster").agg(F.count(F.lit(1)).alias("n"))

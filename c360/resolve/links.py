@@ -15,6 +15,7 @@ from pyspark.sql import functions as F
 
 from c360.config import C360Config
 from c360.io.delta import exists, read_table
+from c360.session import empty_frame
 from c360.standardize import columns as C
 from c360.tables import table
 
@@ -29,7 +30,7 @@ OBJECT_TABLES = {
 
 def login_links(spark: SparkSession, cfg: C360Config, record_keys: DataFrame) -> tuple[DataFrame, dict]:
     """``(cookie, source_system, anonymous_id, rk)`` edges, and a report."""
-    empty = spark.createDataFrame([], "cookie string, source_system string, anonymous_id string, rk string")
+    empty = empty_frame(spark, "cookie string, source_system string, anonymous_id string, rk string")
     spec = table("silver.events")
     if not cfg.resolve.login_links.enabled or not exists(cfg, spec):
         return empty, {"cookies_linked": 0, "shared_device_cookies": 0}
@@ -92,6 +93,6 @@ def object_links(spark: SparkSession, cfg: C360Config, xref: DataFrame, records:
                          method.alias("link_method"))
         out = obj if out is None else out.unionByName(obj)
     if out is None:
-        return spark.createDataFrame([], "object_type string, source_system string, object_id string, "
+        return empty_frame(spark, "object_type string, source_system string, object_id string, "
                                          "customer_id string, link_method string")
     return out
