@@ -94,10 +94,7 @@ def guarded_clusters(vertices: DataFrame, strong: DataFrame, weak: DataFrame, cf
             .select("hood", F.lit("conflict").alias("kind"), F.col("ca").alias("a"), F.col("cb").alias("b"),
                     F.lit(None).cast("long").alias("n"), F.lit(None).cast("double").alias("x")))
         inside = against.where(F.col("ca") == F.col("cb")).select("ca").distinct().count()
-    settled = (rows.repartition("hood")
-               .mapInPandas(lambda it: _settle_partitions(it, cfg.min_bridge_edges, cfg.ambiguity_margin),
-                            "kind string, a string, b string, n long")
-               .localCheckpoint())
+    settled = _settle(rows, links, cfg, graph)
     # only the touched cores (a small share) are re-named, and only the oversized clusters (fewer still) are
     # looked up: both are broadcast, so the vertices are not shuffled for either join
     merged = settled.where("kind = 'cluster'").select(F.col("a").alias("core"), F.col("b").alias("cluster"))
@@ -201,6 +198,21 @@ def settle_links(links: dict[tuple[str, str], tuple[int, float]], sizes: dict[st
         "weak_bridges_held_for_review": len(held), "core_links": len(links), "ambiguous_records": ambiguous,
         "ambiguous_records_joined_best": joined_best, "conflicted_clusters": len(against),
         "conflicted_clusters_split": split, "bridges_undone_by_conflicts": len(undone)})
+
+
+SETTLED = "kind string, a string, b string, n long"
+
+
+def _settle(rows: DataFrame, links: DataFrame, cfg: ClusterConfig, graph: GraphConfig) -> DataFrame:
+    """The neighbourhoods' ``rows`` settled: on the driver (one collect, no Python task) when the graph backend
+    is ``auto`` or ``local`` and there are at most ``graph.local_max_edges`` core links, else by
+    ``mapInPandas`` over the neighbourhoods, spread by their id. The same rows come out either way."""
+    settle = lambda it: _settle_partitions(it, cfg.min_bridge_edges, cfg.ambiguity_margin)  # noqa: E731
+    spark = rows.sparkSession
+    if graph.backend in ("auto", "local") and links.count() <= graph.local_max_edges:
+        out = list(settle([rows.toArrow().to_pandas()]))
+        return spark.createDataFrame(out[0], SETTLED) if out else empty_frame(spark, SETTLED)
+    return rows.repartition("hood").mapInPandas(settle, SETTLED).localCheckpoint()
 
 
 def _settle_partitions(batches, min_bridge_edges: int, margin: float):

@@ -171,12 +171,18 @@ def test_candidate_pairs_equal_a_plain_python_reference(spark):
 
 # ------------------------------------------------------------------------------------------ clustering
 def _clusters(spark, vertices, strong, weak, cfg=None, conflicts=None):
+    """Clusters, held edges and report, checked equal with the neighbourhoods settled on the driver (the
+    ``auto`` graph backend) and on the executors (``native``)."""
     v = spark.createDataFrame([(x, True) for x in vertices], "id string, is_record boolean")
     s = spark.createDataFrame(strong, "src string, dst string")
     w = spark.createDataFrame([(*e, 10.0)[:3] for e in weak], "src string, dst string, weight double")
     c = None if conflicts is None else spark.createDataFrame(conflicts, "src string, dst string")
-    out, held, report = guarded_clusters(v, s, w, cfg or ClusterConfig(), GraphConfig(), c)
-    return {r["id"]: r["cluster"] for r in out.collect()}, {tuple(r) for r in held.collect()}, report
+    found = []
+    for backend in ("auto", "native"):
+        out, held, report = guarded_clusters(v, s, w, cfg or ClusterConfig(), GraphConfig(backend=backend), c)
+        found.append(({r["id"]: r["cluster"] for r in out.collect()}, {tuple(r) for r in held.collect()}, report))
+    assert found[0] == found[1]
+    return found[0]
 
 
 def test_single_weak_edge_between_two_groups_is_held_for_review(spark):
