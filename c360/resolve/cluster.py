@@ -14,8 +14,9 @@ Clustering (:func:`guarded_clusters`):
    own. Its other bridges are marked ``review``.
 4. Connected components of cores over the accepted bridges. Steps 2-5 look only at the cores a weak edge
    touches (a small share of them), one *neighbourhood* at a time (cores linked by weak edges, directly or
-   through other cores: no decision reaches beyond one), in Python (:func:`settle_links`, ``mapInPandas``
-   over the neighbourhoods); every other core is a cluster of its own.
+   through other cores: no decision reaches beyond one), in Python (:func:`settle_links`: on the driver
+   when the core links fit ``graph.local_max_edges``, else ``mapInPandas`` over the neighbourhoods); every
+   other core is a cluster of its own.
 5. *Conflicts*: two records with strong evidence against each other (a ``cannot_link`` decision, or a
    match weight at or below ``cluster.conflict_weight``) that end up in one cluster through bridges (a
    chain of namesakes, two households joined by loyalty cards with only a name and a postcode) split it:
@@ -55,8 +56,8 @@ def guarded_clusters(vertices: DataFrame, strong: DataFrame, weak: DataFrame, cf
 
     Only the cores a weak edge touches can merge. Steps 2-5 are decisions about a neighbourhood of cores
     (the cores linked by weak edges, directly or through others), so each neighbourhood is settled whole,
-    in Python, by :func:`settle_links` (``mapInPandas`` over the neighbourhoods, spread by their id); every
-    other core is a cluster of its own."""
+    in Python, by :func:`settle_links` (:func:`_settle`: on the driver, or ``mapInPandas`` over the
+    neighbourhoods); every other core is a cluster of its own."""
     cores = (connected_components(vertices.select("id", "is_record"), strong, graph)
              .withColumnRenamed("component", "core").fillna({"is_record": True}).localCheckpoint())
     core_of = cores.select("id", "core")
