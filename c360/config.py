@@ -48,7 +48,7 @@ class SparkConfig(_Model):
     #: extra spark.* settings; never override what spark-submit or spark-defaults already set
     conf: dict[str, str | int | float | bool] = Field(default_factory=dict)
     log_level: str = "WARN"
-    #: c360's Java UDFs (c360/jvm.py: Jaro-Winkler in the JVM); false: the Python implementations
+    #: c360's Java functions (c360/jvm.py: Jaro-Winkler as a Spark expression); false: the Python implementations
     jvm_udfs: bool = True
 
 

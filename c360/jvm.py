@@ -1,9 +1,13 @@
-"""c360's own Java UDFs: built once from the sources in ``c360/resources/java`` and registered as SQL functions.
+"""c360's own Java functions: built once from the sources in ``c360/resources/java`` and registered as SQL functions.
 
 Why: a pandas UDF ships every row's strings to a Python worker and its results back. For Jaro-Winkler over a
 million random pairs (the model's u sample) that round trip, not the similarity, was most of the time: the
 same query with a pandas UDF that computes nothing took as long as with the real one. In the JVM the
 function runs inside Spark's own tasks, on every core.
+
+They are built-in expressions, not UDFs: each Java class's static ``register(session)`` adds a function to the
+session's registry whose expression is a ``StaticInvoke`` of a static Java method, the way Spark builds its
+own functions on Java helpers. Spark's code generation inlines the call (no row conversion, no boxing).
 
 - :func:`udf_jar`: the jar of the sources, built with ``javac`` against pyspark's own jars into
   ``~/.cache/c360`` (``$C360_CACHE``) and named by the sources' hash, so an edited source is rebuilt and a
@@ -27,15 +31,14 @@ import zipfile
 from pathlib import Path
 
 from pyspark.sql import SparkSession
-from pyspark.sql.types import DoubleType
 
 from c360.log import get_logger
 
 log = get_logger(__name__)
 
 SOURCES = Path(__file__).resolve().parent / "resources" / "java"
-#: SQL name -> (class, return type)
-FUNCTIONS = {"c360_jaro_winkler": ("c360.udf.JaroWinkler", DoubleType())}
+#: SQL name -> the Java class whose static ``register(session)`` registers it
+FUNCTIONS = {"c360_jaro_winkler": "c360.udf.JaroWinklerFunction"}
 
 _registered: dict[str, set[str]] = {}
 
@@ -68,12 +71,13 @@ def _javac() -> str | None:
 
 
 def _spark_classpath() -> str:
+    """pyspark's own jars (Spark's catalyst and SQL, Scala's library), as javac's wildcard classpath."""
     import pyspark  # noqa: PLC0415
 
-    jars = sorted((Path(pyspark.__file__).parent / "jars").glob("spark-sql-api_*.jar"))
-    if not jars:
-        raise JarBuildError(f"no spark-sql-api jar under {Path(pyspark.__file__).parent / 'jars'}")
-    return os.pathsep.join(str(j) for j in jars)
+    folder = Path(pyspark.__file__).parent / "jars"
+    if not any(folder.glob("spark-catalyst_*.jar")):
+        raise JarBuildError(f"no spark-catalyst jar under {folder}")
+    return str(folder / "*")
 
 
 def build(out_dir: Path) -> Path:
@@ -103,10 +107,10 @@ def udf_jar() -> Path | None:
     """The jar to put on the classpath, or None (with a warning) when there is none and none can be built."""
     try:
         jar = build(_cache_dir())
-        log.debug("c360's Java UDFs", jar=str(jar))
+        log.debug("c360's Java functions", jar=str(jar))
         return jar
     except (JarBuildError, OSError) as e:
-        log.warning(f"c360's Java UDFs unavailable, using the Python implementations: {e}")
+        log.warning(f"c360's Java functions unavailable, using the Python implementations: {e}")
         return None
 
 
@@ -114,12 +118,16 @@ def register(spark: SparkSession) -> set[str]:
     """Register :data:`FUNCTIONS` with ``spark``; returns the names registered (none when the class is not on
     the session's classpath)."""
     names: set[str] = set()
-    for name, (cls, rtype) in FUNCTIONS.items():
+    for name, cls in FUNCTIONS.items():
         try:
-            spark.udf.registerJavaFunction(name, cls, rtype)
+            target = spark._jvm
+            for part in cls.split("."):
+                target = getattr(target, part)
+            # a class py4j cannot load is a JavaPackage, and calling that raises TypeError
+            target.register(spark._jsparkSession)
             names.add(name)
-        except Exception as e:  # noqa: BLE001 (py4j wraps the JVM's ClassNotFoundException)
-            log.warning(f"Java UDF {name} ({cls}) not on the classpath, using the Python implementation",
+        except Exception as e:  # noqa: BLE001 (py4j's errors, or TypeError for a class not on the classpath)
+            log.warning(f"Java function {name} ({cls}) not on the classpath, using the Python implementation",
                         error=str(e).splitlines()[0][:200])
     _registered[spark.sparkContext.applicationId] = names
     return names
@@ -131,7 +139,7 @@ def is_known(spark: SparkSession) -> bool:
 
 
 def has_function(name: str) -> bool:
-    """Whether the active session has c360's Java UDF ``name`` registered."""
+    """Whether the active session has c360's Java function ``name`` registered."""
     active = SparkSession.getActiveSession()
     return active is not None and name in _registered.get(active.sparkContext.applicationId, set())
 
@@ -141,7 +149,7 @@ def main(argv: list[str]) -> int:
 
     p = argparse.ArgumentParser(prog="python -m c360.jvm")
     sub = p.add_subparsers(dest="cmd", required=True)
-    b = sub.add_parser("build", help="build the UDF jar and print its path")
+    b = sub.add_parser("build", help="build the Java functions' jar and print its path")
     b.add_argument("--out", type=Path, default=None, help="folder (default: the cache, ~/.cache/c360)")
     a = p.parse_args(argv)
     try:

@@ -7,7 +7,7 @@ Rules:
   in what is not set (master, packages, memory, shuffle partitions, ...).
 - Delta's SQL extension and catalog are always on; the connected-components backend decides whether the
   GraphFrames jar is added to ``spark.jars.packages``.
-- c360's Java UDFs (:mod:`c360.jvm`, ``spark.jvm_udfs``) are built on first use, put on ``spark.jars`` and
+- c360's Java functions (:mod:`c360.jvm`, ``spark.jvm_udfs``) are built on first use, put on ``spark.jars`` and
   registered; a session without them (a cluster started without ``--jars``) uses the Python ones.
 - Every Delta table that exists under the warehouse is registered as ``<layer>.<table>`` so that
   ``spark.table("gold.customer_360")`` works in a notebook right after ``make demo``.
@@ -59,7 +59,7 @@ def _settings(cfg: C360Config) -> dict[str, str]:
 
 
 def _udfs(spark: SparkSession, cfg: C360Config) -> SparkSession:
-    """Register c360's Java UDFs once per Spark application (when configured)."""
+    """Register c360's Java functions once per Spark application (when configured)."""
     if cfg.spark.jvm_udfs and not jvm.is_known(spark):
         jvm.register(spark)
     return spark

@@ -2,9 +2,10 @@
 
 A comparison turns a pair (columns ``l_<col>`` and ``r_<col>``) into a *level*: an integer ``gamma`` where
 ``0`` is the best level, ``len(levels) - 1`` is ``else`` (clear disagreement) and ``-1`` means a value is
-missing on either side (weighs nothing). Levels are Spark built-ins except Jaro-Winkler, which is c360's Java
-UDF ``c360_jaro_winkler`` (:mod:`c360.jvm`) when the session has it, else a vectorised ``pandas_udf`` over
-rapidfuzz's C++ ``cpdist`` with the same values (the Java function is tested against it).
+missing on either side (weighs nothing). Levels are Spark built-in expressions; Jaro-Winkler is c360's own
+built-in ``c360_jaro_winkler`` (:mod:`c360.jvm`: a ``StaticInvoke`` of a Java method, as Spark builds its own
+functions) when the session has it, else a vectorised ``pandas_udf`` over rapidfuzz's C++ ``cpdist`` with the
+same values (both are tested against rapidfuzz).
 
 Types (``type:`` in ``conf/base/resolve.yml``):
 
@@ -44,15 +45,16 @@ def jaro_winkler_py(a: pd.Series, b: pd.Series) -> pd.Series:
     from rapidfuzz.distance import JaroWinkler  # noqa: PLC0415
 
     # rapidfuzz scores a None (a null) against anything as 0; cpdist's default result type is float32, whose
-    # rounding moves values across a threshold (0.91999997 -> 0.92): double, like the Java UDF
+    # rounding moves values across a threshold (0.91999997 -> 0.92): double, like the Java function
     sim = process.cpdist(a.tolist(), b.tolist(), scorer=JaroWinkler.similarity, workers=1, dtype=np.float64)
     return pd.Series(sim, index=a.index)
 
 
 def jaro_winkler(a: Column, b: Column) -> Column:
-    """Jaro-Winkler similarity of two string columns: in the JVM when the session has c360's Java UDF."""
+    """Jaro-Winkler similarity of two string columns, 0 when either is null: Spark's generated code calls c360's
+    Java function when the session has it (:mod:`c360.jvm`), else the pandas UDF over rapidfuzz."""
     if jvm.has_function(JW_FUNCTION):
-        return F.call_function(JW_FUNCTION, a.cast("string"), b.cast("string"))
+        return F.coalesce(F.call_function(JW_FUNCTION, a.cast("string"), b.cast("string")), F.lit(0.0))
     return jaro_winkler_py(a.cast("string"), b.cast("string"))
 
 

@@ -1,4 +1,4 @@
-"""c360's Java UDFs (c360/jvm.py): built, registered with the test session, and equal to the Python ones."""
+"""c360's Java functions (c360/jvm.py): built, registered with the test session, and equal to the Python ones."""
 
 from __future__ import annotations
 
@@ -16,8 +16,11 @@ from c360.resolve.comparisons import JW_FUNCTION, jaro_winkler, jaro_winkler_py
 def test_session_has_the_java_jaro_winkler(spark):
     # the test machine has a JDK (CI too): the jar must build and register, not silently fall back
     assert jvm.has_function(JW_FUNCTION)
-    plan = spark.range(1).select(jaro_winkler(F.lit("martha"), F.lit("marhta")).alias("x"))
-    assert "ArrowEvalPython" not in plan._jdf.queryExecution().executedPlan().toString()
+    plan = spark.range(1).select(jaro_winkler(F.col("id").cast("string"), F.lit("marhta")).alias("x"))
+    executed = plan._jdf.queryExecution().executedPlan().toString()
+    # a built-in expression: a static Java call in Spark's generated code, no UDF of any kind
+    assert "static_invoke(c360.udf.JaroWinklerFunction.similarity(" in executed, executed
+    assert "EvalPython" not in executed and "UDF" not in executed, executed
 
 
 def _pairs() -> list[tuple[str | None, str | None]]:
@@ -38,7 +41,8 @@ def _pairs() -> list[tuple[str | None, str | None]]:
 def test_java_jaro_winkler_equals_rapidfuzz(spark):
     pairs = _pairs()
     df = spark.createDataFrame(pairs, "a string, b string")
-    rows = df.select("a", "b", F.call_function(JW_FUNCTION, "a", "b").alias("jv"),
+    rows = df.select("a", "b", F.call_function(JW_FUNCTION, "a", "b").alias("raw"),
+                     jaro_winkler(F.col("a"), F.col("b")).alias("jv"),
                      jaro_winkler_py(F.col("a"), F.col("b")).alias("py")).collect()
     assert len(rows) == len(pairs)
     for r in rows:
@@ -46,7 +50,29 @@ def test_java_jaro_winkler_equals_rapidfuzz(spark):
         expected = 0.0 if r["a"] is None or r["b"] is None else JaroWinkler.similarity(r["a"], r["b"])
         assert r["jv"] == expected, (r["a"], r["b"], r["jv"], expected)  # bit for bit: levels are thresholds
         assert r["py"] == expected, (r["a"], r["b"], r["py"], expected)
+        # the SQL function itself is null on a null, like Spark's string functions
+        assert r["raw"] == (None if r["a"] is None or r["b"] is None else expected)
     assert {round(r["jv"], 4) for r in rows if (r["a"], r["b"]) == ("martha", "marhta")} == {0.9611}
+
+
+def test_java_jaro_winkler_interpreted_and_in_sql(spark):
+    # without code generation Spark evaluates the expression itself (by reflection): the same values
+    pairs = _pairs()[:300]
+    df = spark.createDataFrame(pairs, "a string, b string")
+    expected = [0.0 if a is None or b is None else JaroWinkler.similarity(a, b) for a, b in pairs]
+    try:
+        spark.conf.set("spark.sql.codegen.factoryMode", "NO_CODEGEN")
+        spark.conf.set("spark.sql.codegen.wholeStage", "false")
+        got = [r[0] for r in df.select(jaro_winkler(F.col("a"), F.col("b"))).collect()]
+    finally:
+        spark.conf.unset("spark.sql.codegen.factoryMode")
+        spark.conf.unset("spark.sql.codegen.wholeStage")
+    assert got == expected
+    # SQL: arguments cast to strings by the analyser; a wrong arity names the function
+    assert spark.sql("select c360_jaro_winkler(12345, '12354') as x").first()["x"] == \
+        JaroWinkler.similarity("12345", "12354")
+    with pytest.raises(Exception, match="c360_jaro_winkler takes 2 arguments"):
+        spark.sql("select c360_jaro_winkler('a')").collect()
 
 
 def test_build_without_javac_fails_clearly_and_falls_back(monkeypatch, tmp_path):

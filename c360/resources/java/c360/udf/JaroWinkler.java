@@ -1,22 +1,22 @@
 package c360.udf;
 
-import org.apache.spark.sql.api.java.UDF2;
-
 /**
  * Jaro-Winkler similarity in [0, 1] of two strings, 0 when either is null: the same definition as
  * rapidfuzz's {@code JaroWinkler.normalized_similarity} (match window max(len) / 2 - 1, transpositions
  * halved, a common prefix of at most 4 code points weighted 0.1 when the Jaro similarity is above 0.7),
- * over Unicode code points. Registered by c360 as the SQL function {@code c360_jaro_winkler}, so that the
- * comparisons run inside the JVM instead of shipping every pair's strings to a Python worker.
+ * over Unicode code points. Plain Java, no Spark: {@link JaroWinklerExpression} makes it the SQL function
+ * {@code c360_jaro_winkler}, so that the comparisons run inside Spark's generated code instead of shipping
+ * every pair's strings to a Python worker.
  */
-public final class JaroWinkler implements UDF2<String, String, Double> {
-    private static final long serialVersionUID = 1L;
+public final class JaroWinkler {
+    private JaroWinkler() {}
+
     private static final double PREFIX_WEIGHT = 0.1;
     private static final int MAX_PREFIX = 4;
     private static final double BOOST_THRESHOLD = 0.7;
 
-    @Override
-    public Double call(String a, String b) {
+    /** The similarity of two strings, 0 when either is null. */
+    public static double similarity(String a, String b) {
         if (a == null || b == null) {
             return 0.0;
         }
@@ -24,7 +24,7 @@ public final class JaroWinkler implements UDF2<String, String, Double> {
     }
 
     /** The string's code points; a string without surrogate pairs (nearly all) is copied char by char. */
-    static int[] codePoints(String s) {
+    public static int[] codePoints(String s) {
         int n = s.length();
         int[] out = new int[n];
         for (int i = 0; i < n; i++) {
@@ -82,7 +82,7 @@ public final class JaroWinkler implements UDF2<String, String, Double> {
         return (md / n + md / m + (md - transpositions / 2) / md) / 3.0;
     }
 
-    static double similarity(int[] s, int[] t) {
+    public static double similarity(int[] s, int[] t) {
         double sim = jaro(s, t);
         if (sim > BOOST_THRESHOLD) {
             int limit = Math.min(MAX_PREFIX, Math.min(s.length, t.length));
