@@ -40,6 +40,7 @@ SOURCES = Path(__file__).resolve().parent / "resources" / "java"
 #: SQL name -> the Java class whose static ``register(session)`` registers it
 FUNCTIONS = {"c360_jaro_winkler": "c360.udf.JaroWinklerFunction"}
 
+#: session UUID -> the functions registered in it
 _registered: dict[str, set[str]] = {}
 
 
@@ -129,19 +130,24 @@ def register(spark: SparkSession) -> set[str]:
         except Exception as e:  # noqa: BLE001 (py4j's errors, or TypeError for a class not on the classpath)
             log.warning(f"Java function {name} ({cls}) not on the classpath, using the Python implementation",
                         error=str(e).splitlines()[0][:200])
-    _registered[spark.sparkContext.applicationId] = names
+    _registered[_session_key(spark)] = names
     return names
 
 
+def _session_key(spark: SparkSession) -> str:
+    """Functions live in a session's registry: one per session (``spark.newSession()`` starts an empty one)."""
+    return spark._jsparkSession.sessionUUID()
+
+
 def is_known(spark: SparkSession) -> bool:
-    """Whether :func:`register` already ran for ``spark``'s application."""
-    return spark.sparkContext.applicationId in _registered
+    """Whether :func:`register` already ran for ``spark``."""
+    return _session_key(spark) in _registered
 
 
 def has_function(name: str) -> bool:
     """Whether the active session has c360's Java function ``name`` registered."""
     active = SparkSession.getActiveSession()
-    return active is not None and name in _registered.get(active.sparkContext.applicationId, set())
+    return active is not None and name in _registered.get(_session_key(active), set())
 
 
 def main(argv: list[str]) -> int:

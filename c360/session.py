@@ -59,7 +59,7 @@ def _settings(cfg: C360Config) -> dict[str, str]:
 
 
 def _udfs(spark: SparkSession, cfg: C360Config) -> SparkSession:
-    """Register c360's Java functions once per Spark application (when configured)."""
+    """Register c360's Java functions once per session (when configured)."""
     if cfg.spark.jvm_udfs and not jvm.is_known(spark):
         jvm.register(spark)
     return spark

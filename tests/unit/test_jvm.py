@@ -75,6 +75,18 @@ def test_java_jaro_winkler_interpreted_and_in_sql(spark):
         spark.sql("select c360_jaro_winkler('a')").collect()
 
 
+def test_functions_are_per_session(spark, cfg):
+    # a new session has an empty function registry: c360 registers its functions there too, on first use
+    from c360.session import _udfs  # noqa: PLC0415
+
+    other = spark.newSession()
+    assert jvm.is_known(spark) and not jvm.is_known(other)
+    _udfs(other, cfg)
+    assert jvm.is_known(other)
+    assert other.sql("select c360_jaro_winkler('martha', 'marhta') as x").first()["x"] == \
+        JaroWinkler.similarity("martha", "marhta")
+
+
 def test_build_without_javac_fails_clearly_and_falls_back(monkeypatch, tmp_path):
     monkeypatch.setattr(jvm, "_javac", lambda: None)
     monkeypatch.setenv("C360_CACHE", str(tmp_path))
