@@ -287,8 +287,8 @@ def tf_adjustment(pairs: DataFrame, model: FSModel, comparison: Comparison, tf_d
 
 
 def term_frequencies(records: DataFrame, column: str) -> DataFrame:
-    """``(value, tf)``: each value's share of the records that have one."""
-    present = records.where(F.col(column).isNotNull())
-    total = present.count()
-    counts = present.groupBy(F.col(column).alias("value")).count()
-    return counts.select("value", (F.col("count") / F.lit(max(total, 1))).alias("tf"))
+    """``(value, tf)``: each value's share of the records that have one. One query: the total is the sum of
+    the values' counts (a one-row aggregate of the same shuffle), not a count job of its own."""
+    counts = records.where(F.col(column).isNotNull()).groupBy(F.col(column).alias("value")).count()
+    total = counts.agg(F.sum("count").alias("_total"))
+    return counts.crossJoin(total).select("value", (F.col("count") / F.col("_total")).alias("tf"))

@@ -22,7 +22,7 @@ from c360.resolve.blocking import KEY_SEP, candidate_pairs
 from c360.resolve.cluster import assign_ids, guarded_clusters, settle_links, split_conflicts
 from c360.resolve.comparisons import build
 from c360.resolve.evaluate import identity_metrics
-from c360.resolve.model import em
+from c360.resolve.model import em, term_frequencies
 
 
 # ------------------------------------------------------------------------------------------ comparisons
@@ -115,6 +115,13 @@ def _reference_metrics(pred: list[str], truth: list[str]) -> dict[str, float]:
     b3r = sum(sum(1 for j in range(n) if pred[j] == pred[i] and truth[j] == truth[i]) /
               sum(1 for j in range(n) if truth[j] == truth[i]) for i in range(n)) / n
     return {"pairwise_precision": p, "pairwise_recall": r, "bcubed_precision": b3p, "bcubed_recall": b3r}
+
+
+def test_term_frequencies_are_shares_of_the_present_values(spark):
+    rows = [("smith",), ("smith",), ("jones",), (None,), ("smith",), ("lee",)]
+    tf = {r["value"]: r["tf"] for r in term_frequencies(spark.createDataFrame(rows, "name string"), "name").collect()}
+    assert tf == {"smith": 3 / 5, "jones": 1 / 5, "lee": 1 / 5}  # the null is neither a value nor counted
+    assert term_frequencies(spark.createDataFrame([(None,)], "name string"), "name").count() == 0
 
 
 def test_identity_metrics_equal_a_plain_python_reference(spark):
