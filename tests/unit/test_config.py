@@ -116,3 +116,15 @@ def test_blocking_rules_need_unique_names_and_fit_one_mask(tmp_path):
     many = "resolve:\n  blocking:\n    rules:\n" + "".join(f"      - {{name: r{i}, keys: [email]}}\n" for i in range(64))
     with pytest.raises(ConfigError, match=r"resolve.blocking.rules"):
         load_config("local", conf_root=_root(tmp_path / "b", many))
+
+
+def test_the_embedded_driver_starts_with_its_whole_heap(cfg):
+    from c360.session import _initial_heap, _settings  # noqa: PLC0415
+
+    assert _initial_heap("6g", "-XX:+UseParallelGC") == "-Xms6g"
+    assert _initial_heap("2GB", "-XX:+UseParallelGC") == "-Xms2g"
+    assert _initial_heap("6g", "-XX:+UseParallelGC -Xms1g") is None  # the user's own -Xms stays
+    assert _initial_heap("6g", None) is None and _initial_heap(None, "-XX:+UseParallelGC") is None
+    assert _initial_heap("2048", "") is None  # not a plain size with a unit: left to the JVM
+    # the test environment's 2g driver (conf/test) with the base options: never more than its maximum heap
+    assert _settings(cfg)["spark.driver.extraJavaOptions"] == "-XX:+UseParallelGC -Xms2g"
