@@ -11,6 +11,7 @@ from rapidfuzz.distance import JaroWinkler
 
 from c360 import jvm
 from c360.resolve.comparisons import JW_FUNCTION, jaro_winkler, jaro_winkler_py
+from c360.session import sql_conf
 
 
 def test_session_has_the_java_jaro_winkler(spark):
@@ -60,13 +61,8 @@ def test_java_jaro_winkler_interpreted_and_in_sql(spark):
     pairs = _pairs()[:300]
     df = spark.createDataFrame(pairs, "a string, b string")
     expected = [0.0 if a is None or b is None else JaroWinkler.similarity(a, b) for a, b in pairs]
-    try:
-        spark.conf.set("spark.sql.codegen.factoryMode", "NO_CODEGEN")
-        spark.conf.set("spark.sql.codegen.wholeStage", "false")
+    with sql_conf(spark, {"spark.sql.codegen.factoryMode": "NO_CODEGEN", "spark.sql.codegen.wholeStage": "false"}):
         got = [r[0] for r in df.select(jaro_winkler(F.col("a"), F.col("b"))).collect()]
-    finally:
-        spark.conf.unset("spark.sql.codegen.factoryMode")
-        spark.conf.unset("spark.sql.codegen.wholeStage")
     assert got == expected
     # SQL: arguments cast to strings by the analyser; a wrong arity names the function
     assert spark.sql("select c360_jaro_winkler(12345, '12354') as x").first()["x"] == \

@@ -1,10 +1,10 @@
 package c360.udf;
 
 /**
- * Jaro-Winkler similarity in [0, 1] of two strings, 0 when either is null: the same definition as
+ * Jaro-Winkler similarity in [0, 1] of two strings' code points: the same definition as
  * rapidfuzz's {@code JaroWinkler.normalized_similarity} (match window max(len) / 2 - 1, transpositions
  * halved, a common prefix of at most 4 code points weighted 0.1 when the Jaro similarity is above 0.7),
- * over Unicode code points. Plain Java, no Spark: {@link JaroWinklerExpression} makes it the SQL function
+ * over Unicode code points. Plain Java, no Spark: {@link JaroWinklerFunction} makes it the SQL function
  * {@code c360_jaro_winkler}, so that the comparisons run inside Spark's generated code instead of shipping
  * every pair's strings to a Python worker.
  */
@@ -14,14 +14,6 @@ public final class JaroWinkler {
     private static final double PREFIX_WEIGHT = 0.1;
     private static final int MAX_PREFIX = 4;
     private static final double BOOST_THRESHOLD = 0.7;
-
-    /** The similarity of two strings, 0 when either is null. */
-    public static double similarity(String a, String b) {
-        if (a == null || b == null) {
-            return 0.0;
-        }
-        return similarity(codePoints(a), codePoints(b));
-    }
 
     /** The string's code points; a string without surrogate pairs (nearly all) is copied char by char. */
     public static int[] codePoints(String s) {
