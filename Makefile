@@ -16,7 +16,7 @@ STAMP  := $(VENV)/.installed
 
 JOBS := generate ingest standardize resolve sessionize features train score publish quality report
 
-.PHONY: setup demo test test-fast lint package submit clean bench $(JOBS) run-all help
+.PHONY: setup demo test test-fast lint package submit clean bench bench-matching $(JOBS) run-all help
 
 help:            ## list targets
 	@grep -E '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -30,9 +30,10 @@ $(STAMP): pyproject.toml
 setup: $(STAMP)  ## create .venv and install c360 with its pinned dependencies
 
 demo: $(STAMP)   ## generate PEOPLE people and run the whole pipeline on embedded Spark
-	@if [ ! -f $(DEMO_DIR)/landing/_SUCCESS ]; then \
+	@if [ ! -f $(DEMO_DIR)/landing/_SUCCESS ] || [ ! -f $(DEMO_DIR)/landing/sources.yml ]; then \
 	  $(C360) generate --people $(PEOPLE) --seed $(SEED) --out $(DEMO_DIR)/landing; fi
-	$(C360) run all --env $(ENV) --landing $(DEMO_DIR)/landing --warehouse $(DEMO_DIR)/warehouse $(ARGS)
+	$(C360) run all --env $(ENV) --conf $(DEMO_DIR)/landing --landing $(DEMO_DIR)/landing \
+	  --warehouse $(DEMO_DIR)/warehouse $(ARGS)
 	$(C360) evaluate-identity --env $(ENV) --warehouse $(DEMO_DIR)/warehouse --truth $(DEMO_DIR)/landing/_truth
 
 test: $(STAMP)   ## run the whole test suite
@@ -63,9 +64,14 @@ $(JOBS): $(STAMP) ## one target per job: make ingest ARGS="--landing ..."
 run-all: $(STAMP) ## every stage in order
 	$(C360) run all --env $(ENV) $(ARGS)
 
-bench: $(STAMP)  ## measure speed and identity quality at several sizes (see README, Performance)
+bench: $(STAMP)  ## measure speed and identity quality at several sizes (docs/benchmarks.md)
 	$(BIN)/python -m pip install --quiet -e '.[dev,bench]'
 	$(BIN)/python -m bench $(ARGS)
+	$(BIN)/python -m bench.matching
+
+bench-matching: $(STAMP) ## identity resolution on FEBRL and the registry profile, beside Splink
+	$(BIN)/python -m pip install --quiet -e '.[dev,bench]'
+	$(BIN)/python -m bench.matching $(ARGS)
 
 clean:           ## remove generated data, build output and caches (keeps .venv)
 	rm -rf data dist build *.egg-info spark-warehouse metastore_db derby.log .pytest_cache

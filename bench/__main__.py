@@ -62,11 +62,13 @@ def main(argv: list[str]) -> int:
                 shutil.rmtree(root, ignore_errors=True)
             base = [sys.executable, "-m", "c360"]
             common = ["--env", a.env, "--landing", str(root / "landing"), "--warehouse", str(root / "warehouse")]
+            # the generator writes the sample company's sources.yml beside its files: the later stages' sources
+            sources = ["--conf", str(root / "landing")]
             resolve_secs = None
             for stage in [s for s in STAGES if s in a.stages]:
                 extra = {"generate": ["--people", str(n), "--out", str(root / "landing")],
                          "evaluate-identity": ["--truth", str(root / "landing" / "_truth")]}.get(stage, [])
-                cmd = base + [stage] + common + extra
+                cmd = base + [stage] + common + (sources if stage != "generate" else []) + extra
                 t0 = time.perf_counter()
                 subprocess.run(cmd, check=True)
                 secs = time.perf_counter() - t0

@@ -134,6 +134,54 @@ def run_splink(records: pd.DataFrame) -> pd.DataFrame:
     return clusters.as_pandas_dataframe()[["unique_id", "cluster_id"]]
 
 
+#: silver.person columns the standard model compares, each with the Splink comparison it gets when it has data
+STANDARD_COLUMNS = ("first_name_key", "last_name_key", "date_of_birth", "national_id", "email", "phone", "postcode",
+                    "street", "city", "state", "loyalty_id")
+
+
+def run_splink_standard(records: pd.DataFrame) -> pd.DataFrame:
+    """A standard unsupervised Splink 5 model over the fields the records have (names, dates, address, ids):
+    Splink's own comparisons for each, blocking on pairs of fields, the prior from exact name + birth date
+    (recall 0.7), u by random sampling and m by EM on two blocking rules, threshold 0.9, as Splink's
+    tutorials build one for data they have not seen."""
+    import splink.comparison_library as cl
+    from splink import Linker, SettingsCreator, block_on
+    from splink.backends.duckdb import DuckDBAPI
+
+    have = {c for c in STANDARD_COLUMNS if c in records.columns and records[c].notna().sum() > 1}
+    make = {
+        "first_name_key": lambda: cl.NameComparison("first_name_key").configure(term_frequency_adjustments=True),
+        "last_name_key": lambda: cl.NameComparison("last_name_key").configure(term_frequency_adjustments=True),
+        "date_of_birth": lambda: cl.DateOfBirthComparison("date_of_birth", input_is_string=True),
+        "national_id": lambda: cl.DamerauLevenshteinAtThresholds("national_id", [1, 2]),
+        "email": lambda: cl.EmailComparison("email"),
+        "phone": lambda: cl.DamerauLevenshteinAtThresholds("phone", [1]),
+        "postcode": lambda: cl.DamerauLevenshteinAtThresholds("postcode", [1]),
+        "street": lambda: cl.JaroWinklerAtThresholds("street", [0.9, 0.7]),
+        "city": lambda: cl.JaroWinklerAtThresholds("city", [0.9]),
+        "state": lambda: cl.ExactMatch("state"),
+        "loyalty_id": lambda: cl.ExactMatch("loyalty_id"),
+    }
+    comparisons = [make[c]() for c in STANDARD_COLUMNS if c in have]
+    pairs = [("first_name_key", "last_name_key"), ("last_name_key", "date_of_birth"),
+             ("first_name_key", "date_of_birth"), ("postcode", "first_name_key"), ("postcode", "last_name_key"),
+             ("national_id",), ("email",), ("phone",), ("street", "postcode"), ("city", "last_name_key")]
+    rules = [block_on(*p) for p in pairs if set(p) <= have]
+    settings = SettingsCreator(link_type="dedupe_only", unique_id_column_name="unique_id",
+                               blocking_rules_to_generate_predictions=rules, comparisons=comparisons)
+    db = DuckDBAPI()
+    linker = Linker(db.register(records[["unique_id", *sorted(have)]]), settings)
+    names = [c for c in ("first_name_key", "last_name_key", "date_of_birth") if c in have]
+    linker.training.estimate_probability_two_random_records_match([block_on(*names)], recall=0.7)
+    linker.training.estimate_u_using_random_sampling(max_pairs=1e6, seed=42)
+    em_rules = [r for r in (("date_of_birth",), ("first_name_key", "last_name_key"), ("postcode",)) if set(r) <= have]
+    for rule in em_rules[:2]:
+        linker.training.estimate_parameters_using_expectation_maximisation(block_on(*rule))
+    pred = linker.inference.predict(threshold_match_probability=0.9)
+    clusters = linker.clustering.cluster_pairwise_predictions_at_threshold(pred, 0.9)
+    return clusters.as_pandas_dataframe()[["unique_id", "cluster_id"]]
+
+
 def _rss_mb(status_file: str) -> float | None:
     """Peak resident memory (``VmHWM``) of a live process from its /proc status, in MB (Linux only)."""
     try:

@@ -35,8 +35,9 @@ def common_options(with_as_of: bool) -> Callable:
         opts = [
             click.option("--env", default="local", show_default=True,
                          help="Configuration overlay: conf/base + conf/<env>."),
-            click.option("--conf", "conf_dir", default=None, metavar="DIR",
-                         help="Extra overlay directory applied last (your own sources.yml, parameters)."),
+            click.option("--conf", "conf_dir", multiple=True, metavar="DIR",
+                         help="Extra overlay directory applied last (your own sources.yml, parameters); "
+                              "repeat it to apply several in order."),
             click.option("--warehouse", default=None, metavar="PATH", help="Root of the Delta tables."),
             click.option("--landing", default=None, metavar="PATH",
                          help="Root that relative source paths are read from."),
@@ -50,9 +51,9 @@ def common_options(with_as_of: bool) -> Callable:
     return decorate
 
 
-def _context(env: str, conf_dir: str | None, warehouse: str | None, landing: str | None,
+def _context(env: str, conf_dir: tuple[str, ...] | str | None, warehouse: str | None, landing: str | None,
              as_of: dt.date | None = None) -> JobContext:
-    cfg = load_config(env, conf_dir, warehouse=warehouse, landing=landing)
+    cfg = load_config(env, conf_dir or None, warehouse=warehouse, landing=landing)
     configure_logging(cfg.logging.level, cfg.logging.format)
     return JobContext(cfg=cfg, as_of=as_of)
 
@@ -94,9 +95,15 @@ for _name in ("ingest", "standardize", "features", "train", "score", "publish",
 @click.option("--people", type=click.IntRange(min=1), default=None, help="People in the latent population.")
 @click.option("--seed", type=int, default=None, help="Random seed (same seed, same files).")
 @click.option("--out", "out", default=None, metavar="DIR", help="Output folder (default: the landing root).")
-def generate(env, conf_dir, warehouse, landing, people, seed, out):
+@click.option("--overwrite", is_flag=True,
+              help="Write into a non-empty folder that the generator did not write (its generated entries are "
+                   "replaced).")
+@click.option("--profile", type=click.Choice(["company", "registry"]), default="company", show_default=True,
+              help="company: the sample company's eleven systems; registry: one person register with no "
+                   "contact points and another error model.")
+def generate(env, conf_dir, warehouse, landing, people, seed, out, overwrite, profile):
     ctx = _context(env, conf_dir, warehouse, landing)
-    _execute("generate", ctx, people=people, seed=seed, out=out)
+    _execute("generate", ctx, people=people, seed=seed, out=out, overwrite=overwrite, profile=profile)
 
 
 @cli.command(help=JOBS["resolve"].summary)

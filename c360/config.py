@@ -1,10 +1,13 @@
 """Typed configuration from `conf/` YAML: `conf/base` + `conf/<env>` + an optional `--conf DIR`, applied in
 that order. No Spark import here.
 
-Every YAML file in an overlay directory is merged (alphabetically); `sources.yml` holds the `sources:` list,
-merged by source `name` (an overlay source with the same name replaces the earlier one; `enabled: false`
-switches one off). Any unknown key or wrong type fails with :class:`ConfigError` naming the key and the file
-that set it.
+Every YAML file in an overlay directory is merged (alphabetically). A `sources:` list (in `sources.yml`) is
+the whole list of the run's sources: the last overlay that has one replaces the sources of the overlays
+before it, so a user's `--conf DIR/sources.yml` runs their systems and nothing else. A file that says
+`inherit: true` beside its `sources:` adds to the earlier list instead, merged by source `name` (a source with
+the same name replaces the earlier one; `enabled: false` switches one off). `conf/base` has no sources: the
+sample company's mapping is written by `c360 generate` beside its landing files. Any unknown key or wrong type
+fails with :class:`ConfigError` naming the key and the file that set it.
 
 Run ``python -m c360.config show --env local`` to print the merged configuration, or
 ``python -m c360.config packages`` for the `--packages` string used by ``make submit``.
@@ -68,6 +71,42 @@ class LoggingConfig(_Model):
     format: Literal["console", "json"] = "console"
 
 
+class RegistryConfig(_Model):
+    """``c360 generate --profile registry``: one person register, no contact points, its own error model."""
+    #: the register's columns (a subset of: given_name, family_name, sex, birth_date, house_number,
+    #: street_name, locality, postcode, state, national_id, employer)
+    fields: list[str] = Field(default_factory=lambda: [
+        "given_name", "family_name", "sex", "birth_date", "house_number", "street_name", "locality", "postcode",
+        "state", "national_id"])
+    #: share of people written more than once, and at most how many more times
+    duplicate_rate: float = Field(0.5, ge=0, le=1)
+    max_duplicates: int = Field(4, ge=1)
+    #: per field: share of the later copies with a typo in it
+    typo: dict[str, float] = Field(default_factory=lambda: {
+        "given_name": 0.15, "family_name": 0.15, "birth_date": 0.1, "house_number": 0.05, "street_name": 0.1,
+        "locality": 0.08, "postcode": 0.06, "national_id": 0.08, "employer": 0.05})
+    #: per field: share of all records with no value
+    missing: dict[str, float] = Field(default_factory=lambda: {
+        "given_name": 0.02, "family_name": 0.01, "sex": 0.1, "birth_date": 0.08, "house_number": 0.1,
+        "street_name": 0.05, "locality": 0.05, "postcode": 0.05, "state": 0.1, "national_id": 0.2,
+        "employer": 0.2})
+    swap_names: float = Field(0.04, ge=0, le=1)
+    nickname: float = Field(0.1, ge=0, le=1)
+    birth_date_swap: float = Field(0.04, ge=0, le=1)
+    birth_year: float = Field(0.03, ge=0, le=1)
+    moved: float = Field(0.08, ge=0, le=1)
+
+    @field_validator("fields")
+    @classmethod
+    def _known_fields(cls, v: list[str]) -> list[str]:
+        from c360.generate.registry import COLUMNS  # noqa: PLC0415
+
+        unknown = [f for f in v if f not in COLUMNS]
+        if unknown:
+            raise ValueError(f"unknown register field(s) {unknown}; known: {', '.join(COLUMNS)}")
+        return v
+
+
 class GenerateConfig(_Model):
     people: int = Field(10_000, ge=1)
     seed: int = 42
@@ -79,6 +118,7 @@ class GenerateConfig(_Model):
     duplicate_rate: float = Field(0.08, ge=0, le=1)
     #: people generated per chunk; bounds memory
     chunk_size: int = Field(50_000, ge=100)
+    registry: RegistryConfig = Field(default_factory=RegistryConfig)
 
 
 class IngestConfig(_Model):
@@ -111,7 +151,16 @@ class BlockingRule(_Model):
 
 
 class BlockingConfig(_Model):
+    #: a key shared by more records than this is skipped and reported, unless the data's own blocks are that
+    #: large (block_size_skew); a rule's own max_block_size overrides it
     max_block_size: int = Field(200, ge=2)
+    #: a rule's largest block is at least this many times its 99th percentile block size (0: off): a key is
+    #: skewed when it is far larger than the rule's blocks usually are, not larger than a fixed number
+    block_size_skew: float = Field(10, ge=0)
+    #: each rule's candidate pairs stay within this many per record (at least min_pair_budget): the largest
+    #: blocks are skipped (and reported) until they fit
+    max_pairs_per_record: int = Field(100, ge=1)
+    min_pair_budget: int = Field(1_000_000, ge=1)
     #: at most 63: the rules that found a pair are kept as the bits of one 64-bit mask while pairing
     rules: list[BlockingRule] = Field(default_factory=list, max_length=63)
 
@@ -129,16 +178,21 @@ class ComparisonConfig(_Model):
     #: the comparison's name: its level appears under this name in silver.identity_edges
     name: str
     #: a comparison of the library in c360/resolve/comparisons.py
-    type: Literal["exact", "name", "email", "phone", "date", "string"]
+    type: Literal["exact", "name", "email", "phone", "date", "string", "identifier", "hierarchy"]
     column: str
+    #: hierarchy: coarser columns compared in turn when ``column`` disagrees (postcode, then city, then state)
+    then: list[str] = Field(default_factory=list)
     #: name: a column holding the nickname-canonical form (bob -> robert)
     canonical: str | None = None
     #: name: the other name part, to recognise first and last names written the other way round
     swap_with: str | None = None
-    #: Jaro-Winkler similarity thresholds, best first (name, email, string)
+    #: Jaro-Winkler similarity thresholds, best first (name, email, string; hierarchy: of its second column)
     thresholds: list[float] = Field(default_factory=lambda: [0.92, 0.8])
     #: term-frequency adjustment of the exact level (common values weigh less)
     tf_adjust: bool = False
+    #: an identifier that only one person holds (national id, loyalty card): pairs agreeing on it exactly are
+    #: the yardstick against which the cannot_link rules are checked in each run's data
+    anchor: bool = False
 
 
 class RuleConfig(_Model):
@@ -153,17 +207,28 @@ class EMConfig(_Model):
     max_iterations: int = Field(100, ge=1)
     tolerance: float = Field(1e-6, gt=0)
     #: fewer candidate pairs than this: m keeps its starting values (EM needs data)
-    min_pairs: int = Field(1000, ge=0)
+    min_pairs: int = Field(200, ge=0)
     initial_match_share: float = Field(0.3, gt=0, lt=1)
+    #: keep u at its random-pair estimate during EM (Splink's default); false: re-estimate the non-match
+    #: distribution inside each blocking rule's pairs as a nuisance parameter
+    fix_u: bool = True
 
 
 class ClusterConfig(_Model):
     #: edges at or above this probability form cores; weaker edges join two multi-record cores only when
     #: at least `min_bridge_edges` of them agree (a single weak edge between two groups is held for review)
     strong_probability: float = Field(0.999, gt=0, le=1)
+    #: ...lowered to the probability of this share of the most evidence the data's fields can give (a pair
+    #: agreeing on every comparison) where that is less (0: off): with names and a town only, no pair reaches
+    #: 0.999, and every cluster would be single weak bridges held apart
+    strong_share_of_max_weight: float = Field(0.75, ge=0, le=1)
     min_bridge_edges: int = Field(2, ge=1)
-    #: a cluster larger than this is split back into its cores and flagged for review
+    #: a cluster larger than this is split back into its cores and flagged for review, unless the data's own
+    #: cores are that large (cluster_size_skew)
     max_cluster_size: int = Field(50, ge=2)
+    #: the cap rises to this many times the 99th percentile size of the cores (strong-edge clusters) of two or
+    #: more records (0: off): one person written hundreds of times is not an over-merge
+    cluster_size_skew: float = Field(5, ge=0)
     #: a lone record matching two or more unconnected cores joins the best only when its bridge's match
     #: weight beats the runner-up's by this many bits; otherwise it stays alone (bridges marked review)
     ambiguity_margin: float = Field(1.0, ge=0)
@@ -195,6 +260,11 @@ class ResolveConfig(_Model):
     deterministic: list[RuleConfig] = Field(default_factory=list)
     #: pairs that are never linked whatever their weight (over comparison levels, e.g. households)
     cannot_link: list[RuleConfig] = Field(default_factory=list)
+    #: a cannot_link rule is not applied to data where it fires on more than this share of the candidate pairs
+    #: that agree exactly on an anchor comparison (an identifier one person holds): there its "conflicts" are
+    #: typos, not other people. Checked when at least `cannot_link_min_anchored_pairs` pairs agree on one
+    cannot_link_max_anchored_share: float = Field(0.005, ge=0, le=1)
+    cannot_link_min_anchored_pairs: int = Field(50, ge=1)
     #: random record pairs drawn to estimate u probabilities
     u_sample_pairs: int = Field(1_000_000, ge=100)
     #: smallest frequency a term-frequency adjustment uses
@@ -424,7 +494,10 @@ def _merge_sources(base: list[dict], overlay: Any, origins: dict[str, str], file
     return list(by_name.values())
 
 
-def _overlay_dirs(conf_root: Path, env: str, extra: str | os.PathLike | None) -> list[Path]:
+ConfDirs = str | os.PathLike | list[str | os.PathLike] | tuple[str | os.PathLike, ...] | None
+
+
+def _overlay_dirs(conf_root: Path, env: str, extra: ConfDirs) -> list[Path]:
     base = conf_root / "base"
     if not base.is_dir():
         raise ConfigError(f"configuration root {conf_root} has no 'base' directory (set C360_CONF_ROOT)")
@@ -433,27 +506,38 @@ def _overlay_dirs(conf_root: Path, env: str, extra: str | os.PathLike | None) ->
         known = sorted(p.name for p in conf_root.iterdir() if p.is_dir())
         raise ConfigError(f"--env {env}: no directory {env_dir}; known environments: {known}")
     dirs = [base] + ([env_dir] if env != "base" else [])
-    if extra is not None:
-        extra_path = Path(extra)
-        if not extra_path.is_dir():
-            raise ConfigError(f"--conf {extra}: directory does not exist")
-        dirs.append(extra_path)
+    extras = [] if extra is None else [extra] if isinstance(extra, (str, os.PathLike)) else list(extra)
+    for e in extras:
+        if not Path(e).is_dir():
+            raise ConfigError(f"--conf {e}: directory does not exist")
+        dirs.append(Path(e))
     return dirs
 
 
-def load_raw(env: str = "local", extra: str | os.PathLike | None = None,
+def load_raw(env: str = "local", extra: ConfDirs = None,
              conf_root: Path | None = None) -> tuple[dict[str, Any], dict[str, str]]:
-    """Merged YAML as plain dicts, and the file each key came from."""
+    """Merged YAML as plain dicts, and the file each key came from. ``extra``: one ``--conf`` directory or
+    several, applied in order."""
     conf_root = conf_root or default_conf_root()
     merged: dict[str, Any] = {"env": env}
     sources: list[dict] = []
     origins: dict[str, str] = {}
     for d in _overlay_dirs(conf_root, env, extra):
+        layer: list[dict] | None = None  # this directory's sources (its files add to each other)
         for path in sorted(list(d.glob("*.yml")) + list(d.glob("*.yaml"))):
             data = _read_yaml(path)
+            inherit = data.pop("inherit", False)
+            if not isinstance(inherit, bool):
+                raise ConfigError(f"{path}: key 'inherit' must be true or false")
             if "sources" in data:
-                sources = _merge_sources(sources, data.pop("sources"), origins, str(path))
+                # the whole list of the run's sources, unless `inherit: true` adds it to the earlier layers'
+                start = layer if layer is not None else (sources if inherit else [])
+                layer = _merge_sources(start, data.pop("sources"), origins, str(path))
+            elif inherit:
+                raise ConfigError(f"{path}: key 'inherit' goes with a 'sources:' list")
             merged = _merge(merged, data, origins, str(path))
+        if layer is not None:
+            sources = layer
     merged["sources"] = sources
     return merged, origins
 
@@ -504,7 +588,7 @@ def _suggest(loc: list, model: type[BaseModel]) -> str | None:
     return match[0] if match else None
 
 
-def load_config(env: str = "local", extra: str | os.PathLike | None = None, *, conf_root: Path | None = None,
+def load_config(env: str = "local", extra: ConfDirs = None, *, conf_root: Path | None = None,
                 warehouse: str | None = None, landing: str | None = None) -> C360Config:
     """Load, merge and validate the configuration. Raises ConfigError naming key and file."""
     raw, origins = load_raw(env, extra, conf_root)

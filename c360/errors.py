@@ -31,6 +31,11 @@ class SourceError(ConfigError):
     """A misconfigured source (missing path, unknown format, unmapped column)."""
 
 
+class DataError(C360Error):
+    """The data cannot give a meaningful result (nothing to compare, no candidate pair): the message says why
+    and what to change."""
+
+
 class MissingColumnError(C360Error, ValueError):
     """A DataFrame lacks a column a transform or a table needs."""
 

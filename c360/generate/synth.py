@@ -29,7 +29,13 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 from unidecode import unidecode
 
+from c360.errors import UsageError
+
 DAY = 86_400
+#: written last-but-one by every run (before _SUCCESS): a folder holding it was written by the generator
+MANIFEST = "_truth/manifest.json"
+#: the sample company's sources.yml, copied beside the files it maps
+SAMPLE_SOURCES = Path(__file__).with_name("sources.yml")
 EMAIL_DOMAINS = np.array(["gmail.com", "outlook.com", "yahoo.com", "hotmail.com", "icloud.com", "bigpond.com"])
 STATES = np.array(["NSW", "VIC", "QLD", "WA", "SA", "TAS", "ACT", "NT"])
 STREET_TYPES = np.array(["Street", "St", "Road", "Rd", "Avenue", "Ave", "Parade", "Lane", "Drive", "Dr"])
@@ -131,9 +137,10 @@ def _fmt_ts(ts: np.ndarray, fmt: str) -> np.ndarray:
 
 
 class Generator:
-    def __init__(self, params: GenParams, out: Path):
+    def __init__(self, params: GenParams, out: Path, overwrite: bool = False):
         self.p = params
         self.out = Path(out)
+        self.overwrite = overwrite
         first = _ref("first_names.csv")
         self.first_names = first["name"].to_numpy()
         self.first_gender = first["gender"].to_numpy()
@@ -674,12 +681,13 @@ class Generator:
     # ------------------------------------------------------------------------------------------ run
     def run(self) -> dict[str, int]:
         p = self.p
-        if self.out.exists():
-            shutil.rmtree(self.out)
         dirs = ["crm", "webshop", "loyalty", "orders", "order_lines", "products", "clickstream", "support",
                 "enrichment", "social", "campaign_responses", "_truth"]
+        clear_output(self.out, dirs + ["_SUCCESS", "sources.yml"], self.overwrite)
         for d in dirs:
             (self.out / d).mkdir(parents=True)
+        # the sample company's mapping beside its files: `--conf <out>` runs exactly these sources
+        (self.out / "sources.yml").write_text(SAMPLE_SOURCES.read_text())
         truth = self.out / "_truth"
         people_truth, churn_truth = [], []
         csv_breakers = [
@@ -775,5 +783,28 @@ def _replace_field(line: str, idx: int, value: str) -> str:
     return out.getvalue()
 
 
-def generate(out: str | Path, params: GenParams) -> dict[str, int]:
-    return Generator(params, Path(out)).run()
+def clear_output(out: Path, own: list[str], overwrite: bool = False) -> None:
+    """Make ``out`` ready for a generator run without deleting what the generator did not write: a folder
+    holding the generator's manifest has its own entries ``own`` removed (anything else stays); any other
+    non-empty folder is refused unless ``overwrite``."""
+    if not out.exists():
+        return
+    if not out.is_dir():
+        raise UsageError(f"--out {out}: exists and is not a folder")
+    if not any(out.iterdir()):
+        return
+    if not (out / MANIFEST).exists() and not overwrite:
+        raise UsageError(f"--out {out}: the folder is not empty and was not written by `c360 generate` (no "
+                         f"{MANIFEST}); choose an empty folder, or give --overwrite to replace its generated "
+                         "entries")
+    for name in own:
+        target = out / name
+        if target.is_dir():
+            shutil.rmtree(target)
+        elif target.exists():
+            target.unlink()
+
+
+def generate(out: str | Path, params: GenParams, overwrite: bool = False) -> dict[str, int]:
+    """Write the sample company under ``out`` (refusing a folder it did not write unless ``overwrite``)."""
+    return Generator(params, Path(out), overwrite).run()

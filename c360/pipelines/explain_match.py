@@ -17,22 +17,33 @@ from c360.io.delta import exists, read_table
 from c360.pipelines import JobContext
 from c360.pipelines.resolve import score
 from c360.resolve import model as M
-from c360.resolve.blocking import block_sizes, compare, compare_columns, prepare_records, with_sides
+from c360.resolve.blocking import (
+    block_caps,
+    block_sizes,
+    compare,
+    compare_columns,
+    keyed_records,
+    prepare_records,
+    with_sides,
+)
 from c360.resolve.comparisons import build
+from c360.resolve.settings import effective_settings
 from c360.tables import table
 
 
 def explain(ctx: JobContext, left: str, right: str) -> dict:
     spark, cfg = ctx.spark, ctx.cfg
-    r = cfg.resolve
     model = M.load(cfg)
     if model is None:
         raise NotBuiltError("no identity model yet: run `c360 resolve` first")
     for key in (left, right):
         if ":" not in key:
             raise UsageError(f"record '{key}': expected <source>:<record_id>, e.g. crm:C0000000001")
+    person = read_table(spark, cfg, table("silver.person"))
+    r, _ = effective_settings(person, cfg.resolve)
     comparisons = build(r.comparisons)
-    records = prepare_records(read_table(spark, cfg, table("silver.person")), r, comparisons)
+    records = prepare_records(person, r, comparisons).localCheckpoint()
+    n_records = records.count()
     lk, rk = sorted([left, right])
     both = records.where(F.col("rk").isin(lk, rk)).localCheckpoint()
     found = {row["rk"] for row in both.select("rk").collect()}
@@ -41,9 +52,10 @@ def explain(ctx: JobContext, left: str, right: str) -> dict:
             raise UsageError(f"record '{key}' is not in silver.person")
     blocking = []
     rows = {row["rk"]: row for row in both.collect()}
-    for rule in r.blocking.rules:
+    sizes = keyed_records(records, r.blocking.rules).groupBy("rule", "key").count().where("count > 1")
+    caps = block_caps(sizes, r.blocking.rules, r.blocking, n_records)
+    for rule, cap in zip(r.blocking.rules, caps, strict=True):
         kl, kr = rows[lk][f"k_{rule.name}"], rows[rk][f"k_{rule.name}"]
-        cap = rule.max_block_size or r.blocking.max_block_size
         if kl is None or kr is None or kl != kr:
             blocking.append({"rule": rule.name, "pairs": False, "why": "different or missing key"})
             continue
@@ -53,7 +65,7 @@ def explain(ctx: JobContext, left: str, right: str) -> dict:
     columns = [*compare_columns(comparisons, r, records.columns), "rec_hash"]
     pair = spark.createDataFrame([(lk, rk, [b["rule"] for b in blocking if b["pairs"]])],
                                  "rk_l string, rk_r string, blocked_by array<string>")
-    scored = score(compare(with_sides(pair, both, columns), comparisons), model, comparisons, ctx).first()
+    scored = score(compare(with_sides(pair, both, columns), comparisons), model, comparisons, ctx, r).first()
     detail = []
     for c in comparisons:
         g = scored[f"g_{c.name}"]

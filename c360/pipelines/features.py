@@ -94,11 +94,16 @@ def _fit_gamma_gamma(ctx: JobContext, summary: DataFrame) -> tuple[CLV.GammaGamm
     return CLV.fit_gamma_gamma(spend["x"], spend["m"], spend["count"], ctx.cfg.features.clv.penalizer)
 
 
-def _holdout(ctx: JobContext, orders: DataFrame, as_of: dt.date) -> dict:
-    """Fit on orders up to as_of - holdout_days, predict the holdout's purchase days, compare with actual."""
+def _holdout(ctx: JobContext, orders: DataFrame, as_of: dt.date) -> dict | None:
+    """Fit on orders up to as_of - holdout_days, predict the holdout's purchase days, compare with actual.
+    None (logged) when the history is shorter than the holdout: nothing to calibrate on."""
     p = ctx.cfg.features.clv
     cal_end = as_of - dt.timedelta(days=p.holdout_days)
-    cal = C.purchase_summary(orders.where(F.to_date("order_ts") <= F.lit(cal_end.isoformat()).cast("date")), cal_end)
+    before = orders.where(F.to_date("order_ts") <= F.lit(cal_end.isoformat()).cast("date"))
+    if before.isEmpty():
+        log.warning(f"features: no order before {cal_end} (as_of - clv.holdout_days): CLV holdout check skipped")
+        return None
+    cal = C.purchase_summary(before, cal_end)
     actual = (orders.where(F.to_date("order_ts") > F.lit(cal_end.isoformat()).cast("date"))
               .groupBy("customer_id").agg(F.countDistinct(F.to_date("order_ts")).alias("actual")))
     bg, _ = _fit_bgnbd(ctx, cal)

@@ -14,7 +14,7 @@ from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
 from c360.config import C360Config, SourceConfig
-from c360.errors import C360Error
+from c360.errors import C360Error, ConfigError
 from c360.ingest.sources import (
     CORRUPT,
     SourceFile,
@@ -114,7 +114,8 @@ def run(ctx: JobContext) -> dict:
     spark, cfg = ctx.spark, ctx.cfg
     sources = cfg.enabled_sources
     if not sources:
-        raise C360Error("no enabled sources in sources.yml")
+        raise ConfigError("no sources to ingest: map your systems in a sources.yml and pass its folder with "
+                          "--conf DIR (the sample company: `c360 generate --out DIR`, then --conf DIR)")
     # validate every source before writing anything
     files = {s.name: validate_source(spark, cfg, s) for s in sources}
     run_id = uuid.uuid4().hex[:12]

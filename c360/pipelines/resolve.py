@@ -18,9 +18,11 @@ import math
 import time
 from dataclasses import dataclass
 
-from pyspark.sql import DataFrame
+from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 
+from c360.config import ResolveConfig, RuleConfig
+from c360.errors import DataError
 from c360.io.delta import exists, read_table, write_table
 from c360.log import get_logger
 from c360.pipelines import JobContext
@@ -36,6 +38,7 @@ from c360.resolve.blocking import (
 from c360.resolve.cluster import assign_ids, guarded_clusters
 from c360.resolve.comparisons import Comparison, build
 from c360.resolve.links import login_links, object_links
+from c360.resolve.settings import effective_settings
 from c360.resolve.survivorship import golden_records
 from c360.tables import table
 
@@ -51,17 +54,28 @@ def _partitions(df: DataFrame) -> int:
 
 
 def estimate_u(records: DataFrame, comparisons: list[Comparison], columns: list[str], n_pairs: int,
-               seed: int) -> tuple[dict[str, list[float]], int]:
+               seed: int, candidates: DataFrame | None = None) -> tuple[dict[str, list[float]], int]:
     """u from about ``n_pairs`` random record pairs: a seeded sample of k records paired with each other.
 
-    The left side is spread over the shuffle partitions, so that the pairs are compared on every core (the
-    sample itself is one partition)."""
+    Random pairs that are also ``candidates`` (rk_l, rk_r) are left out: u is chance agreement among
+    non-matches, and the candidate pairs are where the matches are. At scale that changes nothing (at 100k
+    records about 30 of a million random pairs are candidates); in a small source, where the sample is every
+    pair, it keeps the duplicates themselves from counting as chance agreement (eight records of five people:
+    three of the 28 pairs are the same person). The left side is spread over the shuffle partitions, so that
+    the pairs are compared on every core (the sample itself is one partition)."""
     k = max(2, math.ceil(math.sqrt(2 * n_pairs)))
     sample = records.select("rk", *columns).orderBy(_hash_order(seed)).limit(k).localCheckpoint()
     a = (sample.select(F.col("rk").alias("rk_l"), *[F.col(c).alias(f"l_{c}") for c in columns])
          .repartition(_partitions(records)))
     b = sample.select(F.col("rk").alias("rk_r"), *[F.col(c).alias(f"r_{c}") for c in columns])
-    pairs = compare(a.crossJoin(b).where(F.col("rk_l") < F.col("rk_r")), comparisons)
+    random_pairs = a.crossJoin(b).where(F.col("rk_l") < F.col("rk_r"))
+    if candidates is not None:
+        # the candidate pairs inside the sample: two broadcast semi-joins over the pairs, then a small anti-join
+        keys = F.broadcast(sample.select("rk"))
+        inside = (candidates.select("rk_l", "rk_r").join(keys.withColumnRenamed("rk", "rk_l"), "rk_l", "left_semi")
+                  .join(keys.withColumnRenamed("rk", "rk_r"), "rk_r", "left_semi"))
+        random_pairs = random_pairs.join(F.broadcast(inside), ["rk_l", "rk_r"], "left_anti")
+    pairs = compare(random_pairs, comparisons)
     rows = pairs.groupBy(*[f"g_{c.name}" for c in comparisons]).count().collect()
     counts: dict[str, dict[int, int]] = {c.name: {} for c in comparisons}
     total = 0
@@ -73,9 +87,19 @@ def estimate_u(records: DataFrame, comparisons: list[Comparison], columns: list[
     return M.u_from_counts(comparisons, counts), total
 
 
-def score(cmp: DataFrame, model: M.FSModel, comparisons: list[Comparison], ctx: JobContext) -> DataFrame:
-    """Compared pairs -> weights, probability, rules and decision (identity_edges rows)."""
-    r = ctx.cfg.resolve
+def fired_rules(rules: list[RuleConfig]) -> Column:
+    """The names of the ``rules`` (Spark SQL over the pair's columns and level labels) that hold, as an array."""
+    if not rules:
+        return F.array().cast("array<string>")
+    return F.filter(F.array(*[F.when(F.expr(x.when), F.lit(x.name)) for x in rules]), lambda x: x.isNotNull())
+
+
+def score(cmp: DataFrame, model: M.FSModel, comparisons: list[Comparison], ctx: JobContext,
+          r: ResolveConfig | None = None) -> DataFrame:
+    """Compared pairs -> weights, probability, rules and decision (identity_edges rows). ``r``: the run's
+    settings (:func:`c360.resolve.settings.effective_settings`); the cannot_link rules the model found this
+    data contradicts are not applied."""
+    r = r or ctx.cfg.resolve
     df = cmp.withColumns(M.weight_columns(model, comparisons))
     tf_cols = []
     for c in comparisons:
@@ -91,12 +115,9 @@ def score(cmp: DataFrame, model: M.FSModel, comparisons: list[Comparison], ctx: 
     df = df.withColumn("match_weight", total)
     df = df.withColumn("match_probability", F.lit(1.0) / (F.lit(1.0) + F.pow(F.lit(2.0), -F.col("match_weight"))))
     df = df.withColumns({c.name: c.label() for c in comparisons})
-    det = F.array(*[F.when(F.expr(x.when), F.lit(x.name)) for x in r.deterministic]) if r.deterministic \
-        else F.array().cast("array<string>")
-    never = F.array(*[F.when(F.expr(x.when), F.lit(x.name)) for x in r.cannot_link]) if r.cannot_link \
-        else F.array().cast("array<string>")
-    df = (df.withColumn("deterministic_rules", F.filter(det, lambda x: x.isNotNull()))
-          .withColumn("cannot_link_rules", F.filter(never, lambda x: x.isNotNull())))
+    df = (df.withColumn("deterministic_rules", fired_rules(r.deterministic))
+          .withColumn("cannot_link_rules",
+                      fired_rules([x for x in r.cannot_link if x.name not in model.disabled_rules])))
     above = F.col("match_probability") >= r.match_probability
     decision = (F.when(F.size("deterministic_rules") > 0, "match")
                 .when(above & (F.size("cannot_link_rules") > 0), "cannot_link")
@@ -108,28 +129,70 @@ def score(cmp: DataFrame, model: M.FSModel, comparisons: list[Comparison], ctx: 
         levels.alias("levels"), weights.alias("weights"), *[f"g_{c.name}" for c in comparisons],
         "match_weight", "match_probability", "deterministic_rules", "cannot_link_rules",
         decision.alias("decision"), F.col("l_rec_hash").alias("left_hash"), F.col("r_rec_hash").alias("right_hash"),
-        F.lit(M.scoring_version(ctx.cfg, model)).alias("model_version"))
+        F.lit(M.scoring_version(r, model)).alias("model_version"))
 
 
-def _train(ctx: JobContext, records: DataFrame, compared: DataFrame, comparisons: list[Comparison],
-           columns: list[str], n_records: int) -> M.FSModel:
+def _train(ctx: JobContext, r: ResolveConfig, records: DataFrame, compared: DataFrame,
+           comparisons: list[Comparison], columns: list[str], n_records: int) -> M.FSModel:
     """Fit the model: u from random record pairs, term frequencies, m and the match share by EM over the
-    level patterns of the ``compared`` candidate pairs."""
-    cfg, r = ctx.cfg, ctx.cfg.resolve
-    u, sampled = estimate_u(records, comparisons, columns, r.u_sample_pairs, r.seed)
+    level patterns of the ``compared`` candidate pairs (with the cannot_link rules each pattern fires, so that
+    the model can tell which of them this data contradicts)."""
+    cfg = ctx.cfg
+    u, sampled = estimate_u(records, comparisons, columns, r.u_sample_pairs, r.seed,
+                            compared.select("rk_l", "rk_r"))
     for c in comparisons:
         if c.config.tf_adjust:
             M.term_frequencies(records, c.config.column).write.mode("overwrite").parquet(M.tf_path(cfg, c.name))
     g_cols = [f"g_{c.name}" for c in comparisons]
-    rows = compared.groupBy(*g_cols, "blocked_by").count().collect()
-    patterns = [(tuple(row[g] for g in g_cols), tuple(row["blocked_by"]), row["count"]) for row in rows]
+    labelled = compared.withColumns({c.name: c.label() for c in comparisons})
+    rows = (labelled.groupBy(*g_cols, "blocked_by", fired_rules(r.cannot_link).alias("_never")).count()
+            .collect())
+    patterns = [(tuple(row[g] for g in g_cols), tuple(row["blocked_by"]), row["count"], tuple(row["_never"]))
+                for row in rows]
     rules = {b.name: b.keys for b in r.blocking.rules}
-    model = M.train(comparisons, patterns, rules, u, cfg, n_records)
+    model = M.train(comparisons, patterns, rules, u, r, n_records)
     model.diagnostics["u_random_pairs"] = sampled
     M.save(cfg, model)
     log.info("resolve: model trained", match_share=round(model.match_share, 4), u_pairs=sampled,
              patterns=len(patterns))
+    if model.diagnostics.get("note"):
+        log.warning(f"resolve: {model.diagnostics['note']}")
+    for name in model.disabled_rules:
+        check = model.diagnostics["cannot_link"][name]
+        log.warning(f"resolve: cannot_link rule {name} not applied: it fires on {check['share_of_anchored']:.1%} of "
+                    f"the {check['anchored_pairs']} candidate pairs that agree on an identifier (above "
+                    f"cannot_link_max_anchored_share={r.cannot_link_max_anchored_share}): in this data its "
+                    "conflicts are typos")
     return model
+
+
+def rule_yield(scored: DataFrame, report: list[dict]) -> float | None:
+    """Add each blocking rule's candidate pairs, matches and estimated recall to its ``report`` row (one
+    query), and return the estimated pairs completeness of all the rules together.
+
+    A rule's recall is estimated leave-one-out: of the matches the other rules found, the share it found too.
+    The rules together miss a match only when each misses it: ``1 - prod(1 - recall)``, an estimate that
+    assumes the rules miss matches independently (rules over the same field miss together, so it errs high)."""
+    if not report:
+        return None
+    is_match = F.col("decision") == "match"
+    n_rules = F.size("blocked_by")
+    aggs = []
+    for i, row in enumerate(report):
+        has = F.array_contains("blocked_by", row["rule"])
+        aggs += [F.count(F.when(has, 1)).alias(f"p{i}"), F.count(F.when(has & is_match, 1)).alias(f"m{i}"),
+                 F.count(F.when(is_match & (n_rules - has.cast("int") >= 1), 1)).alias(f"o{i}"),
+                 F.count(F.when(is_match & has & (n_rules >= 2), 1)).alias(f"b{i}")]
+    got = scored.agg(*aggs).first()
+    missed_by_all = 1.0
+    for i, row in enumerate(report):
+        others, both = got[f"o{i}"], got[f"b{i}"]
+        recall = both / others if others else None
+        row.update(pairs=got[f"p{i}"], matches=got[f"m{i}"],
+                   recall_estimate=None if recall is None else round(recall, 4))
+        if recall is not None:
+            missed_by_all *= 1 - recall
+    return round(1 - missed_by_all, 6)
 
 
 @dataclass
@@ -159,17 +222,28 @@ def match(ctx: JobContext, person: DataFrame, logins: DataFrame | None = None, *
     whose score a pair keeps when both its records are unchanged and the model and scoring settings are the
     same (not used when the model is retrained).
     """
-    cfg, r = ctx.cfg, ctx.cfg.resolve
+    cfg = ctx.cfg
+    r, settings_report = effective_settings(person, cfg.resolve)
     comparisons = build(r.comparisons)
+    for what in ("comparisons", "blocking_rules"):
+        if not settings_report[what]:
+            raise DataError(f"resolve: silver.person has no values for the fields of any {what.replace('_', ' ')} "
+                            f"(fields with values: {settings_report['fields_present'] or 'none'}); map person "
+                            "fields in sources.yml, or add rules over the fields you have in resolve.yml")
     records = prepare_records(person, r, comparisons, partitions=_partitions(person)).localCheckpoint()
     n_records = records.count()
     columns = [*compare_columns(comparisons, r, records.columns), "rec_hash"]
-    pairs, blocking_report = candidate_pairs(records, r)
+    pairs, blocking_report = candidate_pairs(records, r, n_records)
     pairs = pairs.localCheckpoint()
     n_pairs = pairs.count()
     step("candidate pairs", records=n_records, pairs=n_pairs)
+    if n_pairs == 0 and n_records > 1:
+        raise DataError(f"resolve: the blocking rules {settings_report['blocking_rules']} made no candidate pair "
+                        f"among {n_records} records, so nothing could be compared (every record would be a customer "
+                        "of its own); see the skipped keys above, or add blocking rules over the fields you have")
     facts: dict = {"records": n_records, "candidate_pairs": n_pairs,
-                   "reduction_ratio": round(1 - n_pairs / max(n_records * (n_records - 1) / 2, 1), 6)}
+                   "reduction_ratio": round(1 - n_pairs / max(n_records * (n_records - 1) / 2, 1), 6),
+                   "settings": settings_report}
     for b in blocking_report:
         if b["skipped_keys"]:
             log.warning(f"blocking rule {b['rule']}: {b['skipped_keys']} key(s) shared by more than "
@@ -177,15 +251,15 @@ def match(ctx: JobContext, person: DataFrame, logins: DataFrame | None = None, *
                         largest=b["largest_skipped"][:3])
 
     model = M.load(cfg)
-    retrained = retrain or model is None or model.fingerprint != M.fingerprint(cfg)
+    retrained = retrain or model is None or model.fingerprint != M.fingerprint(r)
     compared = None
     if retrained:
         # every pair is compared once: its levels train the model, then the same rows are scored
         compared = compare(with_sides(pairs, records, columns), comparisons).localCheckpoint()
-        model = _train(ctx, records, compared, comparisons, columns, n_records)
+        model = _train(ctx, r, records, compared, comparisons, columns, n_records)
 
     # ------------------------------------------------------------------ score (only what changed)
-    version = M.scoring_version(cfg, model)
+    version = M.scoring_version(r, model)
     to_score, reused = pairs, None
     if stored_edges is not None and not retrained:
         old = stored_edges.where(F.col("model_version") == version)
@@ -203,17 +277,21 @@ def match(ctx: JobContext, person: DataFrame, logins: DataFrame | None = None, *
                               ["rk_l", "rk_r"], "left_anti")
     if compared is None:
         compared = compare(with_sides(to_score, records, columns), comparisons)
-    scored = score(compared, model, comparisons, ctx)
+    scored = score(compared, model, comparisons, ctx, r)
     if reused is not None:
         scored = scored.unionByName(reused.select(*scored.columns))
     scored = scored.localCheckpoint()
     facts["pairs_scored"] = n_pairs - (reused.count() if reused is not None else 0)
-    step("pairs scored", scored=facts["pairs_scored"])
+    facts["pairs_completeness_estimate"] = rule_yield(scored, blocking_report)
+    step("pairs scored", scored=facts["pairs_scored"],
+         pairs_completeness_estimate=facts["pairs_completeness_estimate"])
 
     # ------------------------------------------------------------------ cluster
     vertices = records.select(F.col("rk").alias("id"), F.lit(True).alias("is_record"))
     matches = scored.where("decision = 'match'")
-    is_strong = (F.col("match_probability") >= r.cluster.strong_probability) | (F.size("deterministic_rules") > 0)
+    strong_p = M.strong_probability(model, comparisons, r.cluster)
+    facts["strong_probability"] = round(strong_p, 6)
+    is_strong = (F.col("match_probability") >= strong_p) | (F.size("deterministic_rules") > 0)
     strong = matches.where(is_strong).select(F.col("left_key").alias("src"), F.col("right_key").alias("dst"))
     # no empty stand-in when there are no logins: a DataFrame made from an empty Python list is read by
     # Python tasks (0.6 s a run at 100k records for nothing)
@@ -229,6 +307,10 @@ def match(ctx: JobContext, person: DataFrame, logins: DataFrame | None = None, *
         F.col("left_key").alias("src"), F.col("right_key").alias("dst"))
     clusters, held, cluster_report = guarded_clusters(vertices, strong, weak, r.cluster, cfg.graph, conflicts)
     facts.update(cluster_report)
+    if cluster_report["oversized_clusters"]:
+        log.warning(f"resolve: {cluster_report['oversized_clusters']} cluster(s) of more than "
+                    f"{cluster_report['max_cluster_size']} records split back into their cores and flagged "
+                    "cluster_status = 'oversized' in silver.customer_xref (resolve.cluster.max_cluster_size)")
     return Matching(records, model, retrained, scored, clusters, held, facts, blocking_report)
 
 

@@ -63,7 +63,10 @@ def run(ctx: JobContext, full: bool = False) -> dict:
     s = cfg.sessionize
     started = dt.datetime.now(dt.UTC)
     timeout_s, max_s = s.inactivity_timeout_minutes * 60, s.max_session_minutes * 60
-    events = read_table(spark, cfg, table("silver.events"))
+    events = read_optional(spark, cfg, table("silver.events"))
+    if events is None:
+        log.info("sessionize: no silver.events (no source of kind event): nothing to sessionise")
+        return {"sessions": 0}
     usable = F.col("anonymous_id").isNotNull() & F.col("event_ts").isNotNull()
     cols = ["source_system", "event_id", "anonymous_id", "person_source", "person_ref", "event_type", "event_ts",
             "url", "referrer", "product_id", "device", "_ingested_at"]

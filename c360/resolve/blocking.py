@@ -16,7 +16,7 @@ import re
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
-from c360.config import BlockingRule, ResolveConfig
+from c360.config import BlockingConfig, BlockingRule, ResolveConfig
 from c360.resolve.comparisons import Comparison
 from c360.session import empty_frame
 
@@ -71,7 +71,48 @@ def block_sizes(records: DataFrame, rule: BlockingRule) -> DataFrame:
     return records.where(F.col(k).isNotNull()).groupBy(F.col(k).alias("key")).count()
 
 
-def candidate_pairs(records: DataFrame, cfg: ResolveConfig) -> tuple[DataFrame, list[dict]]:
+def keyed_records(records: DataFrame, rules: list[BlockingRule]) -> DataFrame:
+    """``(rk, rule, key)``: every record's non-null key of each rule; a rule is its index (an int to shuffle,
+    and a bit of a pair's mask of rules)."""
+    keys = F.explode(F.array(*[F.struct(F.lit(i).alias("rule"), F.col(f"k_{r.name}").alias("key"))
+                               for i, r in enumerate(rules)]))
+    return records.select("rk", keys.alias("_k")).select("rk", "_k.rule", "_k.key").where(F.col("key").isNotNull())
+
+
+def block_caps(blocks: DataFrame, rules: list[BlockingRule], cfg: BlockingConfig, n_records: int) -> list[int]:
+    """Each rule's largest block, from the data: the rule's ``max_block_size`` (else the section's), raised to
+    ``block_size_skew`` times the rule's 99th percentile block size where the data's blocks are that large
+    (one person written hundreds of times makes name blocks of hundreds, all alike: not skewed keys), then
+    lowered until the rule's pairs fit its budget (``max_pairs_per_record`` x records, at least
+    ``min_pair_budget``). ``blocks``: ``(rule, count)`` of the keys shared by two or more records; only the
+    histogram of block sizes per rule is collected."""
+    floors = [r.max_block_size or cfg.max_block_size for r in rules]
+    hist: dict[int, list[tuple[int, int]]] = {}
+    for row in blocks.groupBy("rule", "count").agg(F.count(F.lit(1)).alias("keys")).collect():
+        hist.setdefault(row["rule"], []).append((row["count"], row["keys"]))
+    budget = max(cfg.min_pair_budget, cfg.max_pairs_per_record * n_records)
+    caps = []
+    for i, floor in enumerate(floors):
+        sizes = sorted(hist.get(i, []))
+        total = sum(k for _, k in sizes)
+        p99, seen = 0, 0
+        for size, keys in sizes:
+            seen += keys
+            if seen >= 0.99 * total:
+                p99 = size
+                break
+        cap = max(floor, int(cfg.block_size_skew * p99))
+        pairs = 0
+        for size, keys in sizes:
+            pairs += keys * size * (size - 1) // 2
+            if size > cap or pairs > budget:
+                cap = min(cap, size - 1)
+                break
+        caps.append(max(cap, 2))
+    return caps
+
+
+def candidate_pairs(records: DataFrame, cfg: ResolveConfig, n_records: int) -> tuple[DataFrame, list[dict]]:
     """``(rk_l, rk_r, blocked_by)`` with ``rk_l < rk_r``, and a report row per rule (skipped keys).
 
     All rules in one pass: every record's keys as ``(rule, key, rk)`` rows, grouped once per key (its size,
@@ -81,18 +122,14 @@ def candidate_pairs(records: DataFrame, cfg: ResolveConfig) -> tuple[DataFrame, 
     rules = cfg.blocking.rules
     if not rules:
         return empty_frame(records.sparkSession, "rk_l string, rk_r string, blocked_by array<string>"), []
-    caps = [r.max_block_size or cfg.blocking.max_block_size for r in rules]
-    # a rule is its index: an int to shuffle, and a bit of the pair's mask of rules
-    keys = F.explode(F.array(*[F.struct(F.lit(i).alias("rule"), F.col(f"k_{r.name}").alias("key"))
-                               for i, r in enumerate(rules)]))
-    keyed = records.select("rk", keys.alias("_k")).select("rk", "_k.rule", "_k.key").where(F.col("key").isNotNull())
+    grouped = (keyed_records(records, rules).groupBy("rule", "key")
+               .agg(F.count(F.lit(1)).alias("count"), F.collect_list("rk").alias("rks"))
+               .where(F.col("count") > 1).localCheckpoint())
+    caps = block_caps(grouped, rules, cfg.blocking, n_records)
     cap = F.element_at(F.array(*[F.lit(c) for c in caps]), F.col("rule") + 1)
-    blocks = (keyed.groupBy("rule", "key").agg(F.count(F.lit(1)).alias("count"), F.collect_list("rk").alias("rks"))
-              .where(F.col("count") > 1)
-              .select("rule", "key", "count", (F.col("count") > cap).alias("skipped"),
-                      # a record listed twice under one key pairs once
-                      F.when(F.col("count") <= cap, F.array_sort(F.array_distinct("rks"))).alias("rks"))
-              .localCheckpoint())
+    blocks = grouped.select("rule", "key", "count", (F.col("count") > cap).alias("skipped"),
+                            # a record listed twice under one key pairs once
+                            F.when(F.col("count") <= cap, F.array_sort(F.array_distinct("rks"))).alias("rks"))
     big: list[list[tuple[str, int]]] = [[] for _ in rules]
     for row in blocks.where("skipped").select("rule", "key", "count").collect():
         big[row["rule"]].append((row["key"], row["count"]))

@@ -23,8 +23,9 @@ Clustering (:func:`guarded_clusters`):
    the cluster is re-assembled from its cores, following its accepted bridges strongest first and
    skipping any bridge that would join two conflicting records (:func:`split_conflicts`). Skipped bridges
    are marked ``review``. A conflict inside one core is only counted.
-6. A cluster with more person records than ``cluster.max_cluster_size`` falls back to its cores, flagged
-   ``oversized``.
+6. A cluster with more person records than ``cluster.max_cluster_size`` (raised to ``cluster_size_skew``
+   times the 99th percentile core size where the data's cores are that large: :func:`cluster_cap`) falls
+   back to its cores, flagged ``oversized``.
 
 Stable ids (:func:`assign_ids`): a cluster keeps the id most of its records had before; when it holds
 records of several earlier customers (a merge) it keeps the id of the oldest and the others are retired;
@@ -103,8 +104,9 @@ def guarded_clusters(vertices: DataFrame, strong: DataFrame, weak: DataFrame, cf
                       ["c1", "c2"]).select("src", "dst")
     out = (cores.join(F.broadcast(merged), "core", "left")
            .withColumn("cluster", F.coalesce("cluster", "core")))
+    max_size = cluster_cap(cores, cfg)
     oversized = (out.where("is_record").groupBy("cluster").agg(F.count(F.lit(1)).alias("records"))
-                 .where(F.col("records") > cfg.max_cluster_size).select("cluster", F.lit(True).alias("oversized")))
+                 .where(F.col("records") > max_size).select("cluster", F.lit(True).alias("oversized")))
     out = (out.join(F.broadcast(oversized), "cluster", "left")
            .withColumn("oversized", F.coalesce(F.col("oversized"), F.lit(False)))
            .withColumn("cluster_status", F.when(F.col("oversized"), F.lit("oversized")).otherwise(F.lit("ok")))
@@ -116,7 +118,19 @@ def guarded_clusters(vertices: DataFrame, strong: DataFrame, weak: DataFrame, cf
     if conflicts is not None:
         report.update({k: counts.get(k, 0) for k in NO_CONFLICTS}, conflicts_inside_cores=inside)
     report["oversized_clusters"] = out.where("cluster_status = 'oversized'").select("cluster").distinct().count()
+    report["max_cluster_size"] = max_size
     return out, rejected, report
+
+
+def cluster_cap(cores: DataFrame, cfg: ClusterConfig) -> int:
+    """The largest cluster not flagged ``oversized``: ``max_cluster_size``, raised to ``cluster_size_skew``
+    times the 99th percentile size of the cores of two or more records where the data's strong evidence alone
+    makes clusters that large (a person written hundreds of times)."""
+    if not cfg.cluster_size_skew:
+        return cfg.max_cluster_size
+    p99 = (cores.where("is_record").groupBy("core").agg(F.count(F.lit(1)).alias("n")).where("n > 1")
+           .agg(F.percentile_approx("n", 0.99).alias("p99")).first()["p99"])
+    return max(cfg.max_cluster_size, int(cfg.cluster_size_skew * (p99 or 0)))
 
 
 #: the counts :func:`settle_links` reports besides the conflict counts

@@ -16,9 +16,16 @@ name       exact, nickname (same canonical form), swapped (first/last the other 
            Jones Davy / David Jones), same initial (a nickname with a typo: Tmmy / Thomas), else
 email      exact, same local part (other domain), typo (Levenshtein 1), Jaro-Winkler >= each threshold, else
 phone      exact, one digit different (Levenshtein 1), else
-date       exact, typo (one digit different, or day and month swapped), else
+date       exact, typo (one digit different, two digits transposed, or day and month swapped), same year
+           (``year``), else
 string     exact, Jaro-Winkler >= each threshold, else
+identifier exact, typo (one character different, or two transposed), else (national ids, member numbers)
+hierarchy  ``column`` exact, its typo, then each of ``then`` exact in turn (the first with a Jaro-Winkler
+           level per threshold), else: correlated fields in one comparison so that they are not counted as
+           independent evidence (postcode, then city, then state)
 =========  ==============================================================================================
+
+A comparison's value is missing (``-1``) when no column it reads has a value on both sides.
 """
 
 from __future__ import annotations
@@ -70,6 +77,15 @@ def _initial(col: Column) -> Column:
     return F.substring(col, 1, 1)
 
 
+def _typo(l: Column, r: Column) -> Column:  # noqa: E741
+    """One keystroke apart: one character different, added or dropped, or two characters transposed (the same
+    characters, two edits apart: 19560409 / 19650409)."""
+    one = F.levenshtein(l, r, 1) != -1
+    transposed = ((F.length(l) == F.length(r)) & (F.levenshtein(l, r, 2) != -1)
+                  & (F.array_sort(F.split(l, "")) == F.array_sort(F.split(r, ""))))
+    return one | transposed
+
+
 def _cross(left: str, right: str) -> str:
     """The column of the Jaro-Winkler similarity of ``l_<left>`` and ``r_<right>``."""
     return f"jw_{left}__{right}"
@@ -86,9 +102,16 @@ class Comparison:
         return self.config.name
 
     @property
+    def own_columns(self) -> list[str]:
+        """The columns whose values this comparison judges (not ``swap_with``, the other name part it only
+        looks at for swapped names): a blocking rule on one of them makes all its pairs agree here."""
+        c = self.config
+        return [x for x in (c.column, c.canonical, *c.then) if x]
+
+    @property
     def columns(self) -> list[str]:
         c = self.config
-        return [x for x in (c.column, c.canonical, c.swap_with) if x]
+        return [x for x in (c.column, c.canonical, c.swap_with, *c.then) if x]
 
     def _levels(self) -> list[tuple[str, Callable[[], Column]]]:
         """``(label, condition)`` per level, best first; a condition is built only when called, so that the
@@ -112,7 +135,7 @@ class Comparison:
         def date_typo() -> Column:
             l, r = lr()  # noqa: E741
             swap = (F.dayofmonth(l) == F.month(r)) & (F.month(l) == F.dayofmonth(r)) & (F.year(l) == F.year(r))
-            return (F.levenshtein(l.cast("string"), r.cast("string"), 1) != -1) | swap
+            return _typo(l.cast("string"), r.cast("string")) | swap
 
         def jw(t: float) -> tuple[str, Callable[[], Column]]:
             return f"jw{t:g}", lambda: F.col(self.jw_column) >= t
@@ -141,8 +164,17 @@ class Comparison:
             levels.append(typo)
         elif c.type == "date":
             levels.append(("typo", date_typo))
+            levels.append(("year", lambda: F.year(_l(c.column)) == F.year(_r(c.column))))
         elif c.type == "string":
             levels += [jw(t) for t in c.thresholds]
+        elif c.type == "identifier":
+            levels.append(("typo", lambda: _typo(_l(c.column).cast("string"), _r(c.column).cast("string"))))
+        elif c.type == "hierarchy":
+            levels.append(("typo", lambda: _typo(_l(c.column).cast("string"), _r(c.column).cast("string"))))
+            for i, col in enumerate(c.then):
+                levels.append((col, lambda col=col: _l(col) == _r(col)))
+                if i == 0:
+                    levels += [(f"{col}_{label}", cond) for label, cond in (jw(t) for t in c.thresholds)]
         return levels
 
     @property
@@ -159,6 +191,8 @@ class Comparison:
             if c.type == "name" and c.swap_with:
                 for a, b in ((c.column, c.swap_with), (c.swap_with, c.column)):
                     out[_cross(a, b)] = jaro_winkler(_l(a), _r(b))
+        if c.type == "hierarchy" and c.then and c.thresholds:
+            out[self.jw_column] = jaro_winkler(_l(c.then[0]), _r(c.then[0]))
         return out
 
     @property
@@ -169,7 +203,10 @@ class Comparison:
     def gamma(self) -> Column:
         c = self.config
         levels = self._levels()
-        expr = F.when(_l(c.column).isNull() | _r(c.column).isNull(), F.lit(-1))
+        missing = _l(c.column).isNull() | _r(c.column).isNull()
+        for col in c.then:
+            missing = missing & (_l(col).isNull() | _r(col).isNull())
+        expr = F.when(missing, F.lit(-1))
         for i, (_, cond) in enumerate(levels):
             expr = expr.when(cond(), F.lit(i))
         return expr.otherwise(F.lit(len(levels)))

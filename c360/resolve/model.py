@@ -30,7 +30,7 @@ import numpy as np
 from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 
-from c360.config import C360Config, EMConfig
+from c360.config import C360Config, ClusterConfig, EMConfig, ResolveConfig
 from c360.resolve.comparisons import Comparison
 
 MODEL_FILE = "model.json"
@@ -49,6 +49,9 @@ class FSModel:
     random_match_probability: float = 0.0
     trained_at: str = ""
     diagnostics: dict = field(default_factory=dict)
+    #: cannot_link rules this data contradicts (EM puts too many of the pairs they stop among the matches):
+    #: not applied when scoring with this model
+    disabled_rules: list[str] = field(default_factory=list)
 
     def weights(self, name: str) -> list[float]:
         return [math.log2(m / u) for m, u in zip(self.m[name], self.u[name], strict=True)]
@@ -66,18 +69,17 @@ class FSModel:
         return cls(**json.loads(text))
 
 
-def fingerprint(cfg: C360Config) -> str:
-    """What the model depends on: comparisons and blocking rules. A change triggers retraining."""
-    r = cfg.resolve
+def fingerprint(r: ResolveConfig) -> str:
+    """What the model depends on: comparisons and blocking rules (those the data has: a source that maps a new
+    field changes them). A change triggers retraining."""
     payload = json.dumps({"comparisons": [c.model_dump() for c in r.comparisons],
                           "blocking": r.blocking.model_dump(), "seed": r.seed}, sort_keys=True)
     return hashlib.sha256(payload.encode()).hexdigest()[:16]
 
 
-def scoring_version(cfg: C360Config, model: FSModel) -> str:
+def scoring_version(r: ResolveConfig, model: FSModel) -> str:
     """What a stored score depends on: the model and the scoring settings (rules, threshold, tf floor).
     A stored pair score is reused only under the same version."""
-    r = cfg.resolve
     payload = json.dumps({"deterministic": [x.model_dump() for x in r.deterministic],
                           "cannot_link": [x.model_dump() for x in r.cannot_link],
                           "match_probability": r.match_probability, "tf_minimum": r.tf_minimum}, sort_keys=True)
@@ -204,16 +206,27 @@ def covered(comparison: Comparison, rule_keys: list[str]) -> bool:
     import re  # noqa: PLC0415
 
     text = " ".join(rule_keys)
-    return any(re.search(rf"\b{re.escape(col)}\b", text) for col in comparison.columns)
+    return any(re.search(rf"\b{re.escape(col)}\b", text) for col in comparison.own_columns)
 
 
-def train(comparisons: list[Comparison], patterns: list[tuple[tuple[int, ...], tuple[str, ...], int]],
-          rules: dict[str, list[str]], u: dict[str, list[float]], cfg: C360Config, n_records: int) -> FSModel:
+def posterior(gammas: np.ndarray, m: list[np.ndarray], u: list[np.ndarray], lam: float) -> np.ndarray:
+    """P(match | level pattern) of each row of ``gammas`` under the model (match share ``lam``)."""
+    use = [True] * gammas.shape[1]
+    return 1.0 / (1.0 + np.exp(np.log1p(-lam) + _log_probs(gammas, u, use) - np.log(lam) - _log_probs(gammas, m, use)))
+
+
+def train(comparisons: list[Comparison], patterns: list[tuple], rules: dict[str, list[str]],
+          u: dict[str, list[float]], r: ResolveConfig, n_records: int) -> FSModel:
     """Fit m (per blocking-rule sessions) and the match share from candidate-pair level patterns.
 
-    ``patterns``: (gammas, blocked_by rules, pair count) rows from the candidate pairs.
+    ``patterns``: (gammas, blocked_by rules, pair count[, cannot_link rules that fire]) rows from the candidate
+    pairs. A ``cannot_link`` rule is checked against the pairs that agree exactly on an *anchor* (an
+    identifier that only one person holds: a national id, a loyalty card): when it fires on more than
+    ``cannot_link_max_anchored_share`` of them, its "conflicts" are typos in this data, not other people, and
+    it is listed in ``disabled_rules`` (and the diagnostics). EM alone cannot tell: a household agrees on
+    surname, address, email and phone, so EM counts it among the matches just as it does a misspelt record.
     """
-    em_cfg = cfg.resolve.em
+    em_cfg = r.em
     names = [c.name for c in comparisons]
     u_arr = [np.array(u[n]) for n in names]
     m0 = [np.array(initial_m(c)) for c in comparisons]
@@ -234,7 +247,7 @@ def train(comparisons: list[Comparison], patterns: list[tuple[tuple[int, ...], t
                 continue
             est = [not covered(c, keys) for c in comparisons]
             m_s, lam_s, diag = em(gam[sel], cnt[sel], m0, u_arr, em_cfg.initial_match_share, em_cfg, est,
-                                  free_u=True)
+                                  free_u=not em_cfg.fix_u)
             diagnostics["sessions"][rule] = {**diag, "pairs": int(cnt[sel].sum()), "match_share": lam_s,
                                              "estimated": [n for n, e in zip(names, est, strict=True) if e]}
             for j, e in enumerate(est):
@@ -248,19 +261,64 @@ def train(comparisons: list[Comparison], patterns: list[tuple[tuple[int, ...], t
         diagnostics["m_from_prior"] = names
         diagnostics["note"] = f"fewer than em.min_pairs={em_cfg.min_pairs} candidate pairs: m from priors"
     lam = em_cfg.initial_match_share
+    disabled: list[str] = []
     if len(cnt):
         _, lam, diag = _fit_match_share(gam, cnt, m_final, u_arr, em_cfg.initial_match_share, em_cfg)
         diagnostics["match_share_fit"] = diag
+        p = posterior(gam, m_final, u_arr, lam)
+        anchors = [j for j, c in enumerate(comparisons) if c.config.anchor]
+        anchored = np.zeros(len(cnt), dtype=bool)
+        for j in anchors:
+            anchored |= gam[:, j] == 0
+        n_anchored = float(cnt[anchored].sum())
+        checks = {}
+        for rule in r.cannot_link:
+            fires = np.array([rule.name in (row[3] if len(row) > 3 else ()) for row in patterns], dtype=bool)
+            check = {"pairs": int(cnt[fires].sum()),
+                     "em_match_share": round(float((cnt[fires] * p[fires]).sum() / max(cnt[fires].sum(), 1)), 4)}
+            if n_anchored >= r.cannot_link_min_anchored_pairs:
+                # pairs that agree exactly on an identifier no household shares are (nearly all) the same
+                # person: a rule that stops many of them stops real matches in this data
+                share = float(cnt[anchored & fires].sum() / n_anchored)
+                check.update(anchored_pairs=int(n_anchored), share_of_anchored=round(share, 4),
+                             applied=share <= r.cannot_link_max_anchored_share)
+            else:
+                check.update(anchored_pairs=int(n_anchored), applied=True,
+                             note="too few pairs agreeing on an identifier to check the rule against")
+            checks[rule.name] = check
+            if not check["applied"]:
+                disabled.append(rule.name)
+        diagnostics["cannot_link"] = checks
     return FSModel(
         labels={c.name: c.labels for c in comparisons},
         m={n: [float(x) for x in m_final[j]] for j, n in enumerate(names)},
         u={n: [float(x) for x in u[n]] for n in names},
-        match_share=float(lam), fingerprint=fingerprint(cfg),
+        match_share=float(lam), fingerprint=fingerprint(r), disabled_rules=disabled,
         random_match_probability=float(min(lam * total_pairs / max(n_records * (n_records - 1) / 2, 1), 0.5)),
         trained_at=dt.datetime.now(dt.UTC).isoformat(timespec="seconds"), diagnostics=diagnostics)
 
 
 # ------------------------------------------------------------------------------------------------ scoring
+def max_weight(model: FSModel, comparisons: list[Comparison]) -> float:
+    """The match weight of a pair that agrees exactly on every comparison: the most evidence the data's fields
+    can give (term-frequency adjustments aside; a level never seen among random pairs has a floor u and no
+    meaningful weight of its own)."""
+    return model.prior_weight + sum(model.weights(c.name)[0] for c in comparisons)
+
+
+def strong_probability(model: FSModel, comparisons: list[Comparison], cfg: ClusterConfig) -> float:
+    """The probability at which a match edge is strong (forms a core): ``cfg.strong_probability``, lowered to
+    the probability of ``strong_share_of_max_weight`` of :func:`max_weight` where the fields present cannot
+    give that much evidence (a names-only list: no pair could ever be strong, and every cluster would be
+    held apart as single weak bridges)."""
+    if not cfg.strong_share_of_max_weight:
+        return cfg.strong_probability
+    w = cfg.strong_share_of_max_weight * max_weight(model, comparisons)
+    if w <= 0:
+        return cfg.strong_probability
+    return min(cfg.strong_probability, 1.0 / (1.0 + 2.0 ** -w))
+
+
 def weight_columns(model: FSModel, comparisons: list[Comparison]) -> dict[str, Column]:
     """``w_<name>``: each comparison's weight from its level (0 for the null level)."""
     out = {}

@@ -26,7 +26,7 @@ def company(tmp_path_factory, spark):
     root = tmp_path_factory.mktemp("behaviour")
     landing = root / "landing"
     generate(landing, GenParams(people=200, seed=21, malformed_rate=0.0, chunk_size=200))
-    cfg = load_config("test", conf_root=REPO / "conf", warehouse=str(root / "warehouse"), landing=str(landing))
+    cfg = load_config("test", landing, conf_root=REPO / "conf", warehouse=str(root / "warehouse"), landing=str(landing))
     ctx = JobContext(cfg)
     for job in ("ingest", "standardize", "resolve"):
         run_job(job, ctx)

@@ -13,7 +13,7 @@ from pyspark.sql import functions as F
 
 from c360.cli import main
 from c360.config import load_config
-from c360.generate.synth import GenParams, generate
+from c360.generate.synth import SAMPLE_SOURCES, GenParams, generate
 from c360.io.delta import read_table, table_version
 from c360.pipelines import JobContext, run_job
 from c360.tables import TABLES, bronze_table
@@ -23,8 +23,9 @@ REPO = Path(__file__).resolve().parents[2]
 PEOPLE = 300
 
 
-def _cfg(tmp: Path, landing: Path, conf: Path | None = None):
-    return load_config("test", conf, conf_root=REPO / "conf", warehouse=str(tmp / "warehouse"),
+def _cfg(tmp: Path, landing: Path, conf: Path | list[Path] | None = None):
+    """The test configuration; without ``conf``, the sources.yml the generator wrote beside its files."""
+    return load_config("test", conf or landing, conf_root=REPO / "conf", warehouse=str(tmp / "warehouse"),
                        landing=str(landing))
 
 
@@ -167,13 +168,17 @@ def test_late_update_replaces_older_version_but_old_replay_does_not(spark, tmp_p
               "state,last_modified,marketing_opt_in\n")
     (landing / "crm" / "a.csv").write_text(header + "C1,Ann,Lee,ann@x.com,0412345678,01/02/1980,1,King St,Bondi,2026,"
                                                     "NSW,01/01/2025 10:00,Y\n")
-    conf = tmp_path / "conf"
+    # the sample company's mapping, and an overlay that inherits it and switches off all but the CRM
+    samples, conf = tmp_path / "samples", tmp_path / "conf"
+    samples.mkdir()
     conf.mkdir()
-    (conf / "sources.yml").write_text("sources:\n" + "".join(
+    shutil.copy(SAMPLE_SOURCES, samples / "sources.yml")
+    (conf / "sources.yml").write_text("inherit: true\nsources:\n" + "".join(
         f"  - {{name: {n}, enabled: false, kind: person, format: csv, path: x}}\n"
         for n in ("webshop", "loyalty", "orders", "order_lines", "products", "clickstream", "support", "enrichment",
                   "social", "campaign_responses")))
-    cfg = _cfg(tmp_path, landing, conf)
+    cfg = _cfg(tmp_path, landing, [samples, conf])
+    assert [s.name for s in cfg.enabled_sources] == ["crm"]
     for name, row in (("b.csv", "C1,Ann,Lee,ann@new.com,0412345678,01/02/1980,9,Queen St,Manly,2095,NSW,01/06/2025 10:00,Y"),
                       ("c.csv", "C1,Ann,Lee,ann@old.com,0412345678,01/02/1980,1,King St,Bondi,2026,NSW,01/01/2024 10:00,Y")):
         if name == "b.csv":
@@ -195,10 +200,8 @@ def test_user_source_mapped_only_through_conf(spark, tmp_path, capsys):
         "X2;bob;smith;bob@example;;not-a-date\n")
     conf = tmp_path / "conf"
     conf.mkdir()
-    disabled = "".join(f"  - {{name: {n}, enabled: false, kind: person, format: csv, path: x}}\n" for n in (
-        "crm", "webshop", "loyalty", "orders", "order_lines", "products", "clickstream", "support", "enrichment",
-        "social", "campaign_responses"))
-    (conf / "sources.yml").write_text("sources:\n" + disabled + """  - name: partners
+    (conf / "sources.yml").write_text("""sources:
+  - name: partners
     kind: person
     format: csv
     path: partners/*.csv
@@ -234,9 +237,7 @@ def test_misconfigured_sources_fail_before_writing(tmp_path, capsys):
         conf.mkdir()
         fmt = "" if "format:" in path else "\n    format: csv"
         (conf / "sources.yml").write_text(
-            "sources:\n" + "".join(f"  - {{name: {n}, enabled: false, kind: person, format: csv, path: x}}\n" for n in (
-                "webshop", "loyalty", "orders", "order_lines", "products", "clickstream", "support", "enrichment",
-                "social", "campaign_responses")) +
+            "sources:\n"
             f"  - name: crm\n    kind: person{fmt}\n    {path}\n    options: {{header: true}}\n    {fields}\n")
         code = main(["ingest", "--env", "test", "--conf", str(conf), "--landing", str(landing), "--warehouse", str(wh)])
         err = capsys.readouterr().err
@@ -246,12 +247,9 @@ def test_misconfigured_sources_fail_before_writing(tmp_path, capsys):
 
 
 def _only(conf: Path, extra: str) -> None:
-    """A sources.yml that disables the sample sources and adds ``extra``."""
+    """A sources.yml of the user's own: the run's whole list of sources."""
     conf.mkdir(exist_ok=True)
-    disabled = "".join(f"  - {{name: {n}, enabled: false, kind: person, format: csv, path: x}}\n" for n in (
-        "crm", "webshop", "loyalty", "orders", "order_lines", "products", "clickstream", "support", "enrichment",
-        "social", "campaign_responses"))
-    (conf / "sources.yml").write_text("sources:\n" + disabled + extra)
+    (conf / "sources.yml").write_text("sources:\n" + extra)
 
 
 def test_delta_source_is_ingested_once_per_version(spark, tmp_path):

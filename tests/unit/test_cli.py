@@ -68,3 +68,39 @@ def test_package_then_spark_submit_help(tmp_path):
                             "PYSPARK_PYTHON": sys.executable})
     assert r.returncode == 0, r.stderr[-2000:]
     assert "Usage: c360 resolve" in r.stdout
+
+
+def test_generate_never_deletes_what_it_did_not_write(tmp_path, capsys):
+    out = tmp_path / "landing"
+    out.mkdir()
+    (out / "notes.txt").write_text("mine")
+    args = ["generate", "--people", "40", "--out", str(out)]
+    assert main(args) == 2
+    err = capsys.readouterr().err
+    assert str(out) in err and "not written by `c360 generate`" in err and "--overwrite" in err
+    assert sorted(p.name for p in out.iterdir()) == ["notes.txt"]
+    assert main([*args, "--overwrite"]) == 0
+    assert (out / "sources.yml").is_file() and (out / "_truth" / "manifest.json").is_file()
+    # its own folder again: its entries are replaced, the user's file stays
+    (out / "crm" / "stray.csv").write_text("x")
+    assert main(args) == 0
+    assert (out / "notes.txt").read_text() == "mine" and not (out / "crm" / "stray.csv").exists()
+
+
+def test_registry_profile_is_deterministic_with_truth_and_its_own_sources(tmp_path):
+    from c360.config import load_config  # noqa: PLC0415
+
+    for name in ("a", "b"):
+        assert main(["generate", "--profile", "registry", "--people", "300", "--seed", "5",
+                     "--out", str(tmp_path / name)]) == 0
+    a, b = tmp_path / "a", tmp_path / "b"
+    assert (a / "registry" / "registry_0000.csv").read_bytes() == (b / "registry" / "registry_0000.csv").read_bytes()
+    import pandas as pd  # noqa: PLC0415
+
+    rows = pd.read_csv(a / "registry" / "registry_0000.csv", dtype=str)
+    truth = pd.read_parquet(a / "_truth" / "person_records_0000.parquet")
+    assert list(rows["record_id"]) == list(truth["source_record_id"]) and truth["person_id"].nunique() == 300
+    assert len(rows) > 300 and not {"email", "phone"} & set(rows.columns)
+    cfg = load_config("local", a, conf_root=REPO / "conf")
+    assert [s.name for s in cfg.sources] == ["registry"]
+    assert {"first_name", "date_of_birth", "national_id"} <= set(cfg.sources[0].fields)

@@ -91,16 +91,48 @@ def test_order_source_requires_keys(tmp_path):
         load_config("local", conf_root=root)
 
 
-def test_sources_merge_by_name_and_can_be_disabled(tmp_path):
+def test_a_users_sources_are_the_whole_list(tmp_path):
     root = _root(tmp_path, "", sources=SRC)
     extra = tmp_path / "mine"
     extra.mkdir()
     (extra / "sources.yml").write_text(
-        "sources:\n  - {name: crm, kind: person, format: csv, path: x.csv, enabled: false}\n"
-        "  - {name: shop, kind: person, format: json, path: s/*.json, fields: {email: mail}}\n")
+        "sources:\n  - {name: shop, kind: person, format: json, path: s/*.json, fields: {email: mail}}\n")
     cfg = load_config("local", extra, conf_root=root)
+    assert [s.name for s in cfg.sources] == ["shop"]
+
+
+def test_inherit_adds_to_the_earlier_sources_merged_by_name(tmp_path):
+    root = _root(tmp_path, "", sources=SRC)
+    a, b = tmp_path / "a", tmp_path / "b"
+    a.mkdir()
+    b.mkdir()
+    (a / "sources.yml").write_text(
+        "inherit: true\nsources:\n  - {name: crm, kind: person, format: csv, path: x.csv, enabled: false}\n"
+        "  - {name: shop, kind: person, format: json, path: s/*.json, fields: {email: mail}}\n")
+    cfg = load_config("local", a, conf_root=root)
     assert [s.name for s in cfg.sources] == ["crm", "shop"]
     assert [s.name for s in cfg.enabled_sources] == ["shop"]
+    # several --conf directories apply in order; a later one without inherit replaces the list again
+    (b / "sources.yml").write_text("sources:\n  - {name: pos, kind: person, format: csv, path: p.csv}\n")
+    assert [s.name for s in load_config("local", [a, b], conf_root=root).sources] == ["pos"]
+    assert [s.name for s in load_config("local", [b, a], conf_root=root).sources] == ["pos", "crm", "shop"]
+
+
+def test_inherit_must_be_a_boolean_beside_sources(tmp_path):
+    root = _root(tmp_path, "", sources=SRC)
+    extra = tmp_path / "mine"
+    extra.mkdir()
+    (extra / "sources.yml").write_text("inherit: yes please\nsources: []\n")
+    with pytest.raises(ConfigError, match=r"mine/sources.yml: key 'inherit' must be true or false"):
+        load_config("local", extra, conf_root=root)
+    (extra / "sources.yml").write_text("inherit: true\n")
+    with pytest.raises(ConfigError, match=r"key 'inherit' goes with a 'sources:' list"):
+        load_config("local", extra, conf_root=root)
+
+
+def test_the_repository_configuration_has_no_sources():
+    """The sample company's sources are the generator's (written beside its files), never a default."""
+    assert load_config("local", conf_root=REPO / "conf").sources == []
 
 
 def test_cli_overrides_paths(tmp_path):

@@ -151,8 +151,9 @@ def test_candidate_pairs_equal_a_plain_python_reference(spark):
         for k in r.keys:
             present = present & F.col(k).isNotNull()
         df = df.withColumn(f"k_{r.name}", F.when(present, F.concat_ws(KEY_SEP, *r.keys)))
-    cfg = ResolveConfig(blocking=BlockingConfig(max_block_size=9, rules=rules))
-    pairs, report = candidate_pairs(df, cfg)
+    # fixed caps (block_size_skew 0, a budget no rule reaches): the reference applies them as they are
+    cfg = ResolveConfig(blocking=BlockingConfig(max_block_size=9, rules=rules, block_size_skew=0))
+    pairs, report = candidate_pairs(df, cfg, n_records=len(recs))
     got = {(r["rk_l"], r["rk_r"]): r["blocked_by"] for r in pairs.collect()}
 
     want: dict[tuple[str, str], list[str]] = {}
@@ -282,7 +283,7 @@ def test_chain_is_one_cluster_and_oversized_clusters_fall_back_to_cores(spark):
     assert len(set(got.values())) == 1
     strong = [("a1", "a2"), ("b1", "b2")]
     got, _, report = _clusters(spark, ["a1", "a2", "b1", "b2"], strong, [("a1", "b1"), ("a2", "b2")],
-                               ClusterConfig(max_cluster_size=3))
+                               ClusterConfig(max_cluster_size=3, cluster_size_skew=0))
     assert got["a1"] == got["a2"] != got["b1"] == got["b2"]
     assert report["oversized_clusters"] == 2
 
