@@ -7,7 +7,8 @@
 from c360.config import load_config
 from c360.session import get_spark
 
-cfg = load_config("local", warehouse="data/demo/warehouse", landing="data/demo/landing")
+# the demo's sources.yml (written by the generator beside its files) names the bronze tables to register
+cfg = load_config("local", "data/demo/landing", warehouse="data/demo/warehouse", landing="data/demo/landing")
 spark = get_spark(cfg)  # every existing table is registered as <layer>.<table>
 spark.sql("SHOW TABLES IN silver").show()
 

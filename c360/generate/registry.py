@@ -16,14 +16,13 @@ from __future__ import annotations
 
 import json
 from datetime import date
-from importlib import resources
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 from c360.config import RegistryConfig
-from c360.generate.synth import MANIFEST, SYL_A, SYL_B, clear_output
+from c360.generate.synth import MANIFEST, SYL_A, SYL_B, _ref, clear_output
 
 #: the register's columns, and the canonical person field each one maps to
 COLUMNS = {
@@ -39,11 +38,6 @@ EMPLOYERS = np.array(["Northwind Traders", "Contoso Health", "Fabrikam Mining", 
                       "Adventure Works", "Wingtip Retail", "Proseware", "Lucerne Publishing", "Coho Vineyard",
                       "Woodgrove Bank", "Fourth Coffee", "Margie's Travel", "Alpine Ski House", "Trey Research"])
 KEYBOARD = "qwertyuiopasdfghjklzxcvbnm"
-
-
-def _ref(name: str) -> pd.DataFrame:
-    with resources.files("c360.resources").joinpath(name).open() as f:
-        return pd.read_csv(f, keep_default_na=False)
 
 
 def population(rng: np.random.Generator, n: int) -> pd.DataFrame:

@@ -40,10 +40,10 @@ def explain(ctx: JobContext, left: str, right: str) -> dict:
         if ":" not in key:
             raise UsageError(f"record '{key}': expected <source>:<record_id>, e.g. crm:C0000000001")
     person = read_table(spark, cfg, table("silver.person"))
-    r, _ = effective_settings(person, cfg.resolve)
+    r, report = effective_settings(person, cfg.resolve)
     comparisons = build(r.comparisons)
     records = prepare_records(person, r, comparisons).localCheckpoint()
-    n_records = records.count()
+    n_records = report["records"]
     lk, rk = sorted([left, right])
     both = records.where(F.col("rk").isin(lk, rk)).localCheckpoint()
     found = {row["rk"] for row in both.select("rk").collect()}

@@ -54,14 +54,16 @@ def _partitions(df: DataFrame) -> int:
 
 
 def estimate_u(records: DataFrame, comparisons: list[Comparison], columns: list[str], n_pairs: int,
-               seed: int, candidates: DataFrame | None = None) -> tuple[dict[str, list[float]], int]:
+               seed: int, candidates: DataFrame | None = None,
+               n_records: int = 0) -> tuple[dict[str, list[float]], int]:
     """u from about ``n_pairs`` random record pairs: a seeded sample of k records paired with each other.
 
-    Random pairs that are also ``candidates`` (rk_l, rk_r) are left out: u is chance agreement among
-    non-matches, and the candidate pairs are where the matches are. At scale that changes nothing (at 100k
-    records about 30 of a million random pairs are candidates); in a small source, where the sample is every
-    pair, it keeps the duplicates themselves from counting as chance agreement (eight records of five people:
-    three of the 28 pairs are the same person). The left side is spread over the shuffle partitions, so that
+    When the sample is a large part of the ``n_records`` records (a tenth or more), random pairs that are
+    also ``candidates`` (rk_l, rk_r) are left out: u is chance agreement among non-matches, and the
+    candidate pairs are where the matches are. In a small source, where the sample is every pair, that keeps
+    the duplicates themselves from counting as chance agreement (eight records of five people: three of the
+    28 pairs are the same person); at scale it would change nothing (at 100k records about 30 of a million
+    random pairs are candidates) and is not done. The left side is spread over the shuffle partitions, so that
     the pairs are compared on every core (the sample itself is one partition)."""
     k = max(2, math.ceil(math.sqrt(2 * n_pairs)))
     sample = records.select("rk", *columns).orderBy(_hash_order(seed)).limit(k).localCheckpoint()
@@ -69,7 +71,7 @@ def estimate_u(records: DataFrame, comparisons: list[Comparison], columns: list[
          .repartition(_partitions(records)))
     b = sample.select(F.col("rk").alias("rk_r"), *[F.col(c).alias(f"r_{c}") for c in columns])
     random_pairs = a.crossJoin(b).where(F.col("rk_l") < F.col("rk_r"))
-    if candidates is not None:
+    if candidates is not None and k * 10 >= n_records:
         # the candidate pairs inside the sample: two broadcast semi-joins over the pairs, then a small anti-join
         keys = F.broadcast(sample.select("rk"))
         inside = (candidates.select("rk_l", "rk_r").join(keys.withColumnRenamed("rk", "rk_l"), "rk_l", "left_semi")
@@ -139,7 +141,7 @@ def _train(ctx: JobContext, r: ResolveConfig, records: DataFrame, compared: Data
     the model can tell which of them this data contradicts)."""
     cfg = ctx.cfg
     u, sampled = estimate_u(records, comparisons, columns, r.u_sample_pairs, r.seed,
-                            compared.select("rk_l", "rk_r"))
+                            compared.select("rk_l", "rk_r"), n_records)
     for c in comparisons:
         if c.config.tf_adjust:
             M.term_frequencies(records, c.config.column).write.mode("overwrite").parquet(M.tf_path(cfg, c.name))
@@ -175,7 +177,7 @@ def rule_yield(scored: DataFrame, report: list[dict]) -> float | None:
     assumes the rules miss matches independently (rules over the same field miss together, so it errs high)."""
     if not report:
         return None
-    is_match = F.col("decision") == "match"
+    is_match = F.col("decision").isin("match", "review")  # review: a match edge the clustering held back
     n_rules = F.size("blocked_by")
     aggs = []
     for i, row in enumerate(report):
@@ -231,7 +233,7 @@ def match(ctx: JobContext, person: DataFrame, logins: DataFrame | None = None, *
                             f"(fields with values: {settings_report['fields_present'] or 'none'}); map person "
                             "fields in sources.yml, or add rules over the fields you have in resolve.yml")
     records = prepare_records(person, r, comparisons, partitions=_partitions(person)).localCheckpoint()
-    n_records = records.count()
+    n_records = settings_report.pop("records")
     columns = [*compare_columns(comparisons, r, records.columns), "rec_hash"]
     pairs, blocking_report = candidate_pairs(records, r, n_records)
     pairs = pairs.localCheckpoint()
@@ -282,9 +284,7 @@ def match(ctx: JobContext, person: DataFrame, logins: DataFrame | None = None, *
         scored = scored.unionByName(reused.select(*scored.columns))
     scored = scored.localCheckpoint()
     facts["pairs_scored"] = n_pairs - (reused.count() if reused is not None else 0)
-    facts["pairs_completeness_estimate"] = rule_yield(scored, blocking_report)
-    step("pairs scored", scored=facts["pairs_scored"],
-         pairs_completeness_estimate=facts["pairs_completeness_estimate"])
+    step("pairs scored", scored=facts["pairs_scored"])
 
     # ------------------------------------------------------------------ cluster
     vertices = records.select(F.col("rk").alias("id"), F.lit(True).alias("is_record"))
@@ -308,9 +308,9 @@ def match(ctx: JobContext, person: DataFrame, logins: DataFrame | None = None, *
     clusters, held, cluster_report = guarded_clusters(vertices, strong, weak, r.cluster, cfg.graph, conflicts)
     facts.update(cluster_report)
     if cluster_report["oversized_clusters"]:
-        log.warning(f"resolve: {cluster_report['oversized_clusters']} cluster(s) of more than "
-                    f"{cluster_report['max_cluster_size']} records split back into their cores and flagged "
-                    "cluster_status = 'oversized' in silver.customer_xref (resolve.cluster.max_cluster_size)")
+        log.warning(f"resolve: clusters of more than {cluster_report['max_cluster_size']} records split back "
+                    f"into their cores: {cluster_report['oversized_clusters']} parts flagged cluster_status = "
+                    "'oversized' in silver.customer_xref (resolve.cluster.max_cluster_size)")
     return Matching(records, model, retrained, scored, clusters, held, facts, blocking_report)
 
 
@@ -390,6 +390,7 @@ def run(ctx: JobContext, retrain: bool = False, full: bool = False) -> dict:
         F.countDistinct("customer_id").alias("customers"),
         F.sum(F.when(F.col("cluster_status") != "ok", 1).otherwise(0)).alias("flagged")).first()
     counts = {row["decision"]: row["count"] for row in edges.groupBy("decision").count().collect()}
+    facts["pairs_completeness_estimate"] = rule_yield(edges, found.blocking_report)
     ev = {row["event"]: row["count"] for row in events.groupBy("event").count().collect()}
     facts.update({"customers": summary["customers"], "records_flagged_for_review": summary["flagged"] or 0,
                   "decisions": counts, "id_events": ev, "model_retrained": retrained, **login_report})

@@ -97,18 +97,19 @@ def guarded_clusters(vertices: DataFrame, strong: DataFrame, weak: DataFrame, cf
                     F.lit(None).cast("long").alias("n"), F.lit(None).cast("double").alias("x")))
         inside = against.where(F.col("ca") == F.col("cb")).select("ca").distinct().count()
     settled = _settle(rows, links, cfg, graph)
-    # only the touched cores (a small share) are re-named, and only the oversized clusters (fewer still) are
-    # looked up: both are broadcast, so the vertices are not shuffled for either join
+    # only the touched cores (a small share) are re-named: broadcast, so the vertices are not shuffled
     merged = settled.where("kind = 'cluster'").select(F.col("a").alias("core"), F.col("b").alias("cluster"))
     rejected = w.join(settled.where("kind = 'rejected'").select(F.col("a").alias("c1"), F.col("b").alias("c2")),
                       ["c1", "c2"]).select("src", "dst")
     out = (cores.join(F.broadcast(merged), "core", "left")
            .withColumn("cluster", F.coalesce("cluster", "core")))
-    max_size = cluster_cap(cores, cfg)
-    oversized = (out.where("is_record").groupBy("cluster").agg(F.count(F.lit(1)).alias("records"))
-                 .where(F.col("records") > max_size).select("cluster", F.lit(True).alias("oversized")))
-    out = (out.join(F.broadcast(oversized), "cluster", "left")
-           .withColumn("oversized", F.coalesce(F.col("oversized"), F.lit(False)))
+    # clusters over the configured size (few, usually none) are collected; only then is the cap raised from the
+    # data's cores (one more query), so the common case costs one small aggregate
+    big = {r["cluster"]: r["records"] for r in out.where("is_record").groupBy("cluster")
+           .agg(F.count(F.lit(1)).alias("records")).where(F.col("records") > cfg.max_cluster_size).collect()}
+    max_size = cluster_cap(cores, cfg) if big else cfg.max_cluster_size
+    oversized = sorted(c for c, n in big.items() if n > max_size)
+    out = (out.withColumn("oversized", F.col("cluster").isin(oversized) if oversized else F.lit(False))
            .withColumn("cluster_status", F.when(F.col("oversized"), F.lit("oversized")).otherwise(F.lit("ok")))
            .withColumn("cluster", F.when(F.col("oversized"), F.col("core")).otherwise(F.col("cluster")))
            .select("id", "cluster", "cluster_status", "is_record")).localCheckpoint()
@@ -117,7 +118,9 @@ def guarded_clusters(vertices: DataFrame, strong: DataFrame, weak: DataFrame, cf
     report = {**{k: counts.get(k, 0) for k in STAT_NAMES}, **NO_CONFLICTS}
     if conflicts is not None:
         report.update({k: counts.get(k, 0) for k in NO_CONFLICTS}, conflicts_inside_cores=inside)
-    report["oversized_clusters"] = out.where("cluster_status = 'oversized'").select("cluster").distinct().count()
+    # the parts flagged oversized (each oversized cluster falls back to its cores)
+    report["oversized_clusters"] = (out.where("cluster_status = 'oversized'").select("cluster").distinct().count()
+                                    if oversized else 0)
     report["max_cluster_size"] = max_size
     return out, rejected, report
 

@@ -30,11 +30,10 @@ def key_columns(keys: list[str], available: list[str]) -> list[str]:
     return [c for c in available if c in words]
 
 
-def present_columns(person: DataFrame, columns: list[str], minimum: int = 2) -> set[str]:
-    """The ``columns`` that hold a value (not null, not empty) in at least ``minimum`` records (one query)."""
+def present_columns(person: DataFrame, columns: list[str], minimum: int = 2) -> tuple[set[str], int]:
+    """The ``columns`` that hold a value (not null, not empty) in at least ``minimum`` records, and the number
+    of records (one query)."""
     columns = [c for c in dict.fromkeys(columns) if c in person.columns]
-    if not columns:
-        return set()
 
     def filled(c: str):
         col = F.col(c)
@@ -43,18 +42,19 @@ def present_columns(person: DataFrame, columns: list[str], minimum: int = 2) -> 
             has = has & (F.trim(col) != "")
         return F.count(F.when(has, F.lit(1))).alias(c)
 
-    row = person.agg(*[filled(c) for c in columns]).first()
-    return {c for c in columns if row[c] >= minimum}
+    row = person.agg(F.count(F.lit(1)).alias("_records"), *[filled(c) for c in columns]).first()
+    return {c for c in columns if row[c] >= minimum}, row["_records"]
 
 
 def effective_settings(person: DataFrame, r: ResolveConfig) -> tuple[ResolveConfig, dict]:
-    """``r`` with only the comparisons and rules whose columns have data, and a report of what was left out."""
+    """``r`` with only the comparisons and rules whose columns have data, and a report of what was left out
+    (with ``records``, the number of records: the same query counts them)."""
     comparisons = [Comparison(c) for c in r.comparisons]
     available = person.columns
     wanted = [col for c in comparisons for col in c.columns]
     wanted += [col for b in r.blocking.rules for col in key_columns(b.keys, available)]
     wanted += [col for d in r.deterministic for col in referenced_columns(d.when, available)]
-    present = present_columns(person, wanted)
+    present, n_records = present_columns(person, wanted)
 
     # a comparison needs its main column (the others refine it: a nickname form, the other name part, the
     # coarser levels of a hierarchy)
@@ -68,6 +68,7 @@ def effective_settings(person: DataFrame, r: ResolveConfig) -> tuple[ResolveConf
     # a cannot_link rule reads comparison levels: it needs every comparison it names
     cannot_link = [x for x in r.cannot_link if (_words(x.when) & all_names) <= kept_names]
     report = {
+        "records": n_records,
         "fields_present": sorted(present),
         "comparisons": [c.name for c in kept_cmp],
         "comparisons_without_data": sorted(all_names - kept_names),

@@ -22,13 +22,7 @@ from c360.resolve.blocking import block_caps
 from c360.resolve.cluster import cluster_cap
 from c360.resolve.comparisons import build
 from c360.resolve.settings import effective_settings
-
-
-def _levels(spark, cfg: ComparisonConfig, rows, schema):
-    cmp = build([cfg])[0]
-    df = spark.createDataFrame(rows, schema)
-    df = df.withColumns(cmp.similarities()).withColumn(f"g_{cmp.name}", cmp.gamma())
-    return [r["lvl"] for r in df.select(cmp.label().alias("lvl")).collect()]
+from tests.unit.test_resolve_parts import _levels
 
 
 def test_identifier_levels_tolerate_one_keystroke(spark):
