@@ -49,8 +49,8 @@ class FSModel:
     random_match_probability: float = 0.0
     trained_at: str = ""
     diagnostics: dict = field(default_factory=dict)
-    #: cannot_link rules this data contradicts (EM puts too many of the pairs they stop among the matches):
-    #: not applied when scoring with this model
+    #: cannot_link rules this data contradicts (they fire on too many pairs that agree on an anchor
+    #: identifier): not applied when scoring with this model
     disabled_rules: list[str] = field(default_factory=list)
 
     def weights(self, name: str) -> list[float]:
