@@ -13,10 +13,15 @@ JOB    ?= resolve
 MASTER ?= local[2]
 ARGS   ?=
 STAMP  := $(VENV)/.installed
+# a local GraphFrames jar instead of resolving graph.graphframes_package from Maven (offline machines)
+GRAPHFRAMES_JAR ?=
+ifneq ($(GRAPHFRAMES_JAR),)
+export C360__GRAPH__GRAPHFRAMES_JAR := $(abspath $(GRAPHFRAMES_JAR))
+endif
 
 JOBS := generate ingest standardize resolve sessionize features train score publish quality report
 
-.PHONY: setup demo test test-fast lint package submit clean bench bench-matching $(JOBS) run-all help
+.PHONY: setup demo test test-fast lint package submit clean bench bench-matching bench-graph docs $(JOBS) run-all help
 
 help:            ## list targets
 	@grep -E '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -55,8 +60,8 @@ package: $(STAMP) ## build dist/c360.zip (for --py-files), a wheel and dist/c360
 submit: package  ## spark-submit JOB to MASTER: make submit JOB=resolve MASTER=spark://host:7077
 	PATH="$(abspath $(BIN)):$$PATH" PYSPARK_PYTHON="$(abspath $(BIN))/python" \
 	$(BIN)/spark-submit --master '$(MASTER)' \
-	  --packages "$$($(BIN)/python -m c360.config packages --env $(ENV))" \
-	  --jars dist/c360-udf.jar --py-files dist/c360.zip jobs/$(JOB).py --env $(ENV) $(ARGS)
+	  --packages "$$($(C360) config packages --env $(ENV))" \
+	  --jars "dist/c360-udf.jar$$(j=$$($(C360) config jars --env $(ENV)); [ -n "$$j" ] && echo ",$$j")" --py-files dist/c360.zip jobs/$(JOB).py --env $(ENV) $(ARGS)
 
 $(JOBS): $(STAMP) ## one target per job: make ingest ARGS="--landing ..."
 	$(C360) $@ --env $(ENV) $(ARGS)
@@ -64,15 +69,24 @@ $(JOBS): $(STAMP) ## one target per job: make ingest ARGS="--landing ..."
 run-all: $(STAMP) ## every stage in order
 	$(C360) run all --env $(ENV) $(ARGS)
 
-bench: $(STAMP)  ## measure speed and identity quality at several sizes (docs/benchmarks.md)
+bench: $(STAMP)  ## measure speed and identity quality at several sizes; results to bench/results/
 	$(BIN)/python -m pip install --quiet -e '.[dev,bench]'
 	$(BIN)/python -m bench $(ARGS)
 	$(BIN)/python -m bench.matching
+	$(BIN)/python -m bench.graph_compare
+
+bench-graph: $(STAMP) ## connected-components backends at 1M and 5M edges
+	$(BIN)/python -m bench.graph_compare $(ARGS)
 
 bench-matching: $(STAMP) ## identity resolution on FEBRL and the registry profile, beside Splink
 	$(BIN)/python -m pip install --quiet -e '.[dev,bench]'
 	$(BIN)/python -m bench.matching $(ARGS)
 
+docs: $(STAMP)   ## the documentation site from docs/ into site/ (mkdocs-material); tables.md from the registry
+	$(BIN)/python -m pip install --quiet -e '.[dev,docs]'
+	$(BIN)/python -m c360.tables > docs/tables.md
+	$(BIN)/mkdocs build --strict --quiet
+
 clean:           ## remove generated data, build output and caches (keeps .venv)
-	rm -rf data dist build *.egg-info spark-warehouse metastore_db derby.log .pytest_cache
+	rm -rf data dist build site *.egg-info spark-warehouse metastore_db derby.log .pytest_cache
 	find . -name __pycache__ -type d -prune -exec rm -rf {} +

@@ -4,7 +4,8 @@ Identity quality (evaluate-identity) is printed and written to the run's gold.mo
 (bench/splink_compare.py) and DuckDB (bench/sessionize_compare.py) run side by side on the same data.
 
 Each size runs in a fresh Spark session (a subprocess per stage, as a scheduler would run them) on the
-local configuration, and appends one line per stage to bench/results.csv with the machine and the date.
+local configuration, and writes one line per stage to ``bench/results/stages-<date>.csv`` with the machine and
+the date (the side-by-sides write their own files there).
 """
 
 from __future__ import annotations
@@ -28,9 +29,16 @@ def _machine() -> str:
     return f"{platform.machine()} {os.cpu_count()} cores {mem:.0f} GiB, {platform.system()}"
 
 
+def result_file(kind: str) -> Path:
+    """``bench/results/<kind>-<UTC date and time>.csv``: one file per run (the docs cite the ones committed)."""
+    stamp = dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H%M")
+    return Path("bench") / "results" / f"{kind}-{stamp}.csv"
+
+
 def append_csv(path: str | Path, header: list[str], rows: list[list]) -> None:
     """Append rows to a results CSV, writing the header when the file is new."""
     out = Path(path)
+    out.parent.mkdir(parents=True, exist_ok=True)
     new = not out.exists()
     with out.open("a", newline="") as f:
         w = csv.writer(f)
@@ -44,13 +52,14 @@ def main(argv: list[str]) -> int:
     p.add_argument("--people", type=int, nargs="+", default=[10_000, 100_000])
     p.add_argument("--work", default="data/bench")
     p.add_argument("--env", default="local")
-    p.add_argument("--out", default="bench/results.csv")
+    p.add_argument("--out", default=None, help="results CSV (default: bench/results/stages-<date>.csv)")
     p.add_argument("--stages", nargs="+", default=list(STAGES), choices=STAGES,
                    help="stages to run (default: all); without generate the existing files and tables are reused")
     p.add_argument("--no-splink", action="store_true", help="skip the Splink side-by-side")
     p.add_argument("--no-duckdb", action="store_true", help="skip the DuckDB sessionisation side-by-side")
     a = p.parse_args(argv)
-    out = Path(a.out)
+    out = Path(a.out) if a.out else result_file("stages")
+    out.parent.mkdir(parents=True, exist_ok=True)
     new = not out.exists()
     with out.open("a", newline="") as f:
         w = csv.writer(f)

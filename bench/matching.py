@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from bench.__main__ import _machine, append_csv
+from bench.__main__ import _machine, append_csv, result_file
 from bench.datasets import NAMES, prepare
 from bench.splink_compare import metrics, run_splink_standard
 
@@ -106,8 +106,7 @@ def main(argv: list[str]) -> int:
     p.add_argument("--out", default=None, help="results CSV (default: bench/results/matching-<date>.csv)")
     p.add_argument("--no-splink", action="store_true")
     a = p.parse_args(argv)
-    out = Path(a.out or f"bench/results/matching-{dt.datetime.now():%Y-%m-%dT%H%M}.csv")
-    out.parent.mkdir(parents=True, exist_ok=True)
+    out = Path(a.out) if a.out else result_file("matching")
     rows = []
     for name in a.datasets:
         rows += run_dataset(name, Path(a.work), splink=not a.no_splink)

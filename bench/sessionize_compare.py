@@ -13,7 +13,7 @@
 Each engine runs ``--runs`` times (default 5), alternating: the first run is reported as *cold* (for Spark a fresh
 JVM still compiling its generated code), the best of the others as *warm*; every run's time is kept in the CSV.
 Both must give the same sessions with the same value in every profile column (:func:`compare`); appends to
-bench/sessionize_compare.csv.
+``bench/results/sessionize-compare-<date>.csv``.
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ import sys
 import time
 from pathlib import Path
 
-from bench.__main__ import _machine, append_csv
+from bench.__main__ import _machine, append_csv, result_file
 
 DUCKDB_SQL = """
 COPY (
@@ -112,7 +112,7 @@ def main(argv: list[str]) -> int:
     ap = argparse.ArgumentParser(prog="python -m bench.sessionize_compare")
     ap.add_argument("--warehouse", required=True)
     ap.add_argument("--people", type=int, required=True)
-    ap.add_argument("--out", default="bench/sessionize_compare.csv")
+    ap.add_argument("--out", default=None, help="results CSV (default: bench/results/sessionize-compare-<date>.csv)")
     ap.add_argument("--runs", type=int, default=5, help="runs of each engine; the first is reported cold")
     a = ap.parse_args(argv)
 
@@ -121,8 +121,9 @@ def main(argv: list[str]) -> int:
 
     from c360.behaviour.sessions import SQL_CONF, session_profiles, with_session_keys
     from c360.config import load_config
+    from c360.frames import sql_conf
     from c360.io.delta import read_table
-    from c360.session import get_spark, sql_conf
+    from c360.session import get_spark
     from c360.tables import table
 
     cfg = load_config("local", warehouse=a.warehouse)
@@ -171,7 +172,7 @@ def main(argv: list[str]) -> int:
     print(f"sessionize-compare: {a.people} people: cold spark {spark_s:.1f} s, duckdb {duck_s:.1f} s, "
           f"ratio {spark_s / duck_s:.2f}; warm spark {spark_w:.1f} s, duckdb {duck_w:.1f} s, "
           f"ratio {spark_w / duck_w:.2f}; {sp[0]} sessions; same profiles: {same}", file=sys.stderr)
-    append_csv(a.out, ["date", "machine", "people", "events", "sessions", "spark_seconds", "duckdb_seconds", "ratio",
+    append_csv(a.out or result_file("sessionize-compare"), ["date", "machine", "people", "events", "sessions", "spark_seconds", "duckdb_seconds", "ratio",
                        "same_sessions", "runs", "spark_warm_seconds", "duckdb_warm_seconds", "warm_ratio", "compared",
                        "spark_runs", "duckdb_runs"],
                [[dt.date.today().isoformat(), _machine(), a.people, sp[1], sp[0], round(spark_s, 1), round(duck_s, 1),

@@ -4,14 +4,14 @@
 and c360's ``silver.customer_xref`` once with Spark (not timed), runs Splink with a model comparable to
 c360's default (same fields, blocking rules, u by random sampling, m by EM per blocking rule, threshold
 0.9), and scores the clusterings with one pandas implementation of pairwise and B-cubed metrics against
-the generator's truth. Appends to bench/identity_quality.csv. Splink is a benchmark-only dependency
+the generator's truth. Writes ``bench/results/identity-<date>.csv``. Splink is a benchmark-only dependency
 (``pip install -e .[bench]``).
 
 Rows per run:
 
 - ``c360`` (only with ``--c360-seconds``): the ``c360 resolve`` job of the same bench run: a fresh JVM,
   Delta reads and writes, cookie logins, stable ids, golden records and object links.
-- ``c360-core``: the same work Splink is timed on: c360's matching core (:func:`c360.pipelines.resolve.match`:
+- ``c360-core``: the same work Splink is timed on: c360's matching core (:func:`c360.resolve.matching.match`:
   blocking keys, candidate pairs, u sampling, EM, scoring, guarded clustering, no cookie logins) from the
   records in memory to their clusters collected on the driver, with a freshly trained model.
 - ``splink-5-duckdb``: training, prediction and clustering from the records in memory.
@@ -36,7 +36,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from bench.__main__ import _machine, append_csv
+from bench.__main__ import _machine, append_csv, result_file
 
 
 def metrics(pred: pd.Series, truth: pd.Series) -> dict[str, float]:
@@ -90,7 +90,7 @@ def c360_core(warehouse: str, work: Path):
     from c360.config import load_config
     from c360.io.delta import read_table
     from c360.pipelines import JobContext
-    from c360.pipelines.resolve import match
+    from c360.resolve.matching import match
     from c360.tables import table
 
     cfg = load_config("local", warehouse=warehouse)
@@ -100,7 +100,7 @@ def c360_core(warehouse: str, work: Path):
     person.count()
 
     def run() -> pd.DataFrame:
-        found = match(ctx, person, retrain=True)
+        found = match(ctx.spark, cfg, person, retrain=True)
         return (found.clusters.where("is_record")
                 .select(F.col("id").alias("unique_id"), F.col("cluster").alias("customer_id")).toPandas())
 
@@ -260,7 +260,7 @@ def main(argv: list[str]) -> int:
     p.add_argument("--c360-seconds", type=float, default=None,
                    help="c360 resolve time of the same run (adds a row for the job's silver.customer_xref)")
     p.add_argument("--runs", type=int, default=5, help="runs of the c360 core, then of Splink")
-    p.add_argument("--out", default="bench/identity_quality.csv")
+    p.add_argument("--out", default=None, help="results CSV (default: bench/results/identity-<date>.csv)")
     a = p.parse_args(argv)
     truth = pd.concat(pd.read_parquet(f) for f in sorted(Path(a.truth).glob("person_records_*.parquet")))
     truth["unique_id"] = truth["source_system"] + ":" + truth["source_record_id"]
@@ -294,7 +294,7 @@ def main(argv: list[str]) -> int:
     core_s, splink_s = (min(t["seconds"][1:] or t["seconds"]) for t in (core, splink))
     print(f"splink-compare: c360 core {core_s:.1f} s, Splink {splink_s:.1f} s, ratio {core_s / splink_s:.2f}",
           file=sys.stderr)
-    append_csv(a.out, ["date", "machine", "people", "records", "tool", "seconds", "pairwise_precision",
+    append_csv(a.out or result_file("identity"), ["date", "machine", "people", "records", "tool", "seconds", "pairwise_precision",
                        "pairwise_recall", "pairwise_f1", "bcubed_f1", "measured", "cold_seconds", "run_seconds",
                        "peak_rss_mb"], rows)
     return 0

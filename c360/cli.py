@@ -7,6 +7,7 @@ Progress and timings go to stderr.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import sys
 import time
 from collections.abc import Callable
@@ -15,7 +16,7 @@ import click
 
 from c360.config import load_config
 from c360.errors import C360Error, NotBuiltError, UsageError
-from c360.log import configure_logging, get_logger, stage
+from c360.log import configure_logging, console, get_logger, is_json_logging, stage
 from c360.pipelines import JOBS, RUN_ALL, JobContext, is_built, run_job
 
 AS_OF_JOBS = {"features", "train", "score", "publish"}
@@ -30,7 +31,11 @@ def _parse_date(_ctx, _param, value: str | None) -> dt.date | None:
         raise click.BadParameter(f"'{value}' is not an ISO date (YYYY-MM-DD)") from None
 
 
+COMMON = ("env", "conf_dir", "warehouse", "landing", "settings", "verbose", "as_of")
+
+
 def common_options(with_as_of: bool) -> Callable:
+    """The options every job takes; the command receives them as one ``JobContext`` argument, ``ctx``."""
     def decorate(f: Callable) -> Callable:
         opts = [
             click.option("--env", default="local", show_default=True,
@@ -38,22 +43,36 @@ def common_options(with_as_of: bool) -> Callable:
             click.option("--conf", "conf_dir", multiple=True, metavar="DIR",
                          help="Extra overlay directory applied last (your own sources.yml, parameters); "
                               "repeat it to apply several in order."),
-            click.option("--warehouse", default=None, metavar="PATH", help="Root of the Delta tables."),
-            click.option("--landing", default=None, metavar="PATH",
+            click.option("--set", "settings", multiple=True, metavar="KEY=VALUE",
+                         help="Set one configuration key after the files (graph.backend=local); repeatable."),
+            click.option("--warehouse", default=None, metavar="URI", help="Root of the Delta tables."),
+            click.option("--landing", default=None, metavar="URI",
                          help="Root that relative source paths are read from."),
+            click.option("-v", "--verbose", is_flag=True,
+                         help="Debug log lines, and Spark's and Ivy's own output on the console."),
         ]
         if with_as_of:
             opts.append(click.option("--as-of", "as_of", default=None, callback=_parse_date, metavar="DATE",
                                      help="Compute as of this ISO date, ignoring later orders/events/responses."))
+
+        @functools.wraps(f)
+        def command(**kwargs):
+            common = {k: kwargs.pop(k, None) for k in COMMON}
+            return f(_context(**common), **kwargs)
+
         for opt in reversed(opts):
-            f = opt(f)
-        return f
+            command = opt(command)
+        return command
     return decorate
 
 
-def _context(env: str, conf_dir: tuple[str, ...] | str | None, warehouse: str | None, landing: str | None,
+def _context(env: str, conf_dir: tuple[str, ...] | None, warehouse: str | None, landing: str | None,
+             settings: tuple[str, ...] | None = None, verbose: bool = False,
              as_of: dt.date | None = None) -> JobContext:
-    cfg = load_config(env, conf_dir or None, warehouse=warehouse, landing=landing)
+    wanted = list(settings or ())
+    if verbose:
+        wanted += ["logging.level=DEBUG", "logging.spark_output=console"]
+    cfg = load_config(env, conf_dir or None, warehouse=warehouse, landing=landing, settings=wanted)
     configure_logging(cfg.logging.level, cfg.logging.format)
     return JobContext(cfg=cfg, as_of=as_of)
 
@@ -78,8 +97,8 @@ def _simple_job(name: str) -> None:
     suffix = "" if is_built(name) else f" [not built yet: planned with {job.planned}]"
 
     @common_options(with_as_of=name in AS_OF_JOBS)
-    def command(env, conf_dir, warehouse, landing, as_of=None):
-        _execute(name, _context(env, conf_dir, warehouse, landing, as_of))
+    def command(ctx):
+        _execute(name, ctx)
 
     command.__doc__ = job.summary + suffix
     cli.command(name=name, help=job.summary + suffix)(command)
@@ -101,8 +120,7 @@ for _name in ("ingest", "standardize", "features", "train", "score", "publish",
 @click.option("--profile", type=click.Choice(["company", "registry"]), default="company", show_default=True,
               help="company: the sample company's eleven systems; registry: one person register with no "
                    "contact points and another error model.")
-def generate(env, conf_dir, warehouse, landing, people, seed, out, overwrite, profile):
-    ctx = _context(env, conf_dir, warehouse, landing)
+def generate(ctx, people, seed, out, overwrite, profile):
     _execute("generate", ctx, people=people, seed=seed, out=out, overwrite=overwrite, profile=profile)
 
 
@@ -110,52 +128,51 @@ def generate(env, conf_dir, warehouse, landing, people, seed, out, overwrite, pr
 @common_options(with_as_of=False)
 @click.option("--retrain", is_flag=True, help="Re-estimate the matching model (m, u, term frequencies).")
 @click.option("--full", is_flag=True, help="Re-score every candidate pair, not only new and changed records.")
-def resolve(env, conf_dir, warehouse, landing, retrain, full):
-    _execute("resolve", _context(env, conf_dir, warehouse, landing), retrain=retrain, full=full)
+def resolve(ctx, retrain, full):
+    _execute("resolve", ctx, retrain=retrain, full=full)
 
 
 @cli.command(help=JOBS["sessionize"].summary)
 @common_options(with_as_of=False)
 @click.option("--full", is_flag=True, help="Recompute every session, not only those within the lookback.")
-def sessionize(env, conf_dir, warehouse, landing, full):
-    _execute("sessionize", _context(env, conf_dir, warehouse, landing), full=full)
+def sessionize(ctx, full):
+    _execute("sessionize", ctx, full=full)
 
 
 @cli.command(help=JOBS["profile"].summary + (" [not built yet]" if not is_built("profile") else ""))
 @common_options(with_as_of=False)
 @click.argument("customer_id")
-def profile(env, conf_dir, warehouse, landing, customer_id):
-    _execute("profile", _context(env, conf_dir, warehouse, landing), customer_id=customer_id)
+def profile(ctx, customer_id):
+    _execute("profile", ctx, customer_id=customer_id)
 
 
 @cli.command(name="evaluate-identity", help=JOBS["evaluate-identity"].summary)
 @common_options(with_as_of=False)
 @click.option("--truth", required=True, metavar="DIR", help="The generator's _truth folder.")
-def evaluate_identity(env, conf_dir, warehouse, landing, truth):
-    _execute("evaluate-identity", _context(env, conf_dir, warehouse, landing), truth=truth)
+def evaluate_identity(ctx, truth):
+    _execute("evaluate-identity", ctx, truth=truth)
 
 
 @cli.command(name="explain-match", help=JOBS["explain-match"].summary)
 @common_options(with_as_of=False)
 @click.argument("left")
 @click.argument("right")
-def explain_match(env, conf_dir, warehouse, landing, left, right):
-    _execute("explain-match", _context(env, conf_dir, warehouse, landing), left=left, right=right)
+def explain_match(ctx, left, right):
+    _execute("explain-match", ctx, left=left, right=right)
 
 
 @cli.command(help=JOBS["forget"].summary)
 @common_options(with_as_of=False)
 @click.option("--customer-id", default=None)
-def forget(env, conf_dir, warehouse, landing, customer_id):
-    _execute("forget", _context(env, conf_dir, warehouse, landing), customer_id=customer_id)
+def forget(ctx, customer_id):
+    _execute("forget", ctx, customer_id=customer_id)
 
 
 @cli.command(name="run", help="`c360 run all`: every stage in order (" + ", ".join(RUN_ALL) + "); stops at "
              "the first failure and names it. Stages not built yet are reported and skipped.")
 @common_options(with_as_of=True)
 @click.argument("what", type=click.Choice(["all"]))
-def run_all(env, conf_dir, warehouse, landing, as_of, what):
-    ctx = _context(env, conf_dir, warehouse, landing, as_of)
+def run_all(ctx, what):
     log = get_logger("c360.run")
     t0 = time.perf_counter()
     done, skipped = [], []
@@ -174,7 +191,70 @@ def run_all(env, conf_dir, warehouse, landing, as_of, what):
         done.append(name)
     log.info("run all: finished", seconds=round(time.perf_counter() - t0, 1), stages=done, not_built=skipped,
              warehouse=ctx.cfg.paths.warehouse)
+    show_summary(ctx, done)
     click.echo(f"tables: {ctx.cfg.paths.warehouse}")
+
+
+def show_summary(ctx: JobContext, stages: list[str]) -> None:
+    """The tables and reports the stages wrote, and where (stderr: for the person who ran them)."""
+    from c360.io import files  # noqa: PLC0415
+    from c360.io.delta import exists  # noqa: PLC0415
+    from c360.session import spark_log_file  # noqa: PLC0415
+    from c360.tables import all_tables  # noqa: PLC0415
+
+    cfg, spark = ctx.cfg, ctx.spark
+    written = [t for t in all_tables(cfg) if t.producer in stages and exists(spark, cfg, t)]
+    reports = [r for r in (files.join(cfg.system_path, s, "last_run.json") for s in stages)
+               if files.exists(spark, r)]
+    jvm_log = spark_log_file(cfg)
+    if is_json_logging():
+        get_logger("c360.run").info("run all: written", tables=[t.fqn for t in written], reports=reports,
+                                    warehouse=cfg.paths.warehouse)
+        return
+    from rich.table import Table  # noqa: PLC0415
+
+    grid = Table(title=f"Written under {files.location(cfg.paths.warehouse)}", title_justify="left",
+                 show_edge=False, box=None, pad_edge=False)
+    grid.add_column("stage", style="bold")
+    grid.add_column("tables")
+    for stage_name in stages:
+        names = [t.fqn for t in written if t.producer == stage_name]
+        if names:
+            grid.add_row(stage_name, ", ".join(names))
+    out = console()
+    out.print(grid)
+    for r in reports:
+        out.print(f"report: {r}")
+    if jvm_log:
+        out.print(f"Spark's own output: {jvm_log} (--verbose shows it)")
+
+
+@cli.group(name="config", help="The merged configuration: conf/base + conf/<env> + --conf + --set.")
+def config_group() -> None:
+    pass
+
+
+@config_group.command(name="show", help="Print the merged configuration as YAML (--origins: where each key "
+                                        "was set).")
+@common_options(with_as_of=False)
+@click.option("--origins", is_flag=True, help="Print the file, variable or option that set each key instead.")
+def config_show(ctx, origins):
+    import yaml  # noqa: PLC0415
+
+    data = dict(sorted(ctx.cfg.origins.items())) if origins else ctx.cfg.model_dump(mode="json", by_alias=True)
+    click.echo(yaml.safe_dump(data, sort_keys=False).rstrip())
+
+
+@config_group.command(name="packages", help="The Maven coordinates for spark-submit --packages.")
+@common_options(with_as_of=False)
+def config_packages(ctx):
+    click.echo(",".join(ctx.cfg.spark_packages()))
+
+
+@config_group.command(name="jars", help="The jars (paths or URIs) for spark-submit --jars, besides c360's own.")
+@common_options(with_as_of=False)
+def config_jars(ctx):
+    click.echo(",".join(ctx.cfg.spark_jars()))
 
 
 def _exit_code_of(error: C360Error) -> int:

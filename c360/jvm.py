@@ -60,7 +60,7 @@ def _digest() -> str:
     return h.hexdigest()[:12]
 
 
-def _cache_dir() -> Path:
+def cache_dir() -> Path:
     return Path(os.environ.get("C360_CACHE") or Path.home() / ".cache" / "c360")
 
 
@@ -107,7 +107,7 @@ def build(out_dir: Path) -> Path:
 def udf_jar() -> Path | None:
     """The jar to put on the classpath, or None (with a warning) when there is none and none can be built."""
     try:
-        jar = build(_cache_dir())
+        jar = build(cache_dir())
         log.debug("c360's Java functions", jar=str(jar))
         return jar
     except (JarBuildError, OSError) as e:
@@ -159,7 +159,7 @@ def main(argv: list[str]) -> int:
     b.add_argument("--out", type=Path, default=None, help="folder (default: the cache, ~/.cache/c360)")
     a = p.parse_args(argv)
     try:
-        jar = build(a.out or _cache_dir())
+        jar = build(a.out or cache_dir())
     except JarBuildError as e:
         print(f"c360.jvm: {e}", file=sys.stderr)
         return 2

@@ -5,8 +5,9 @@ Rules:
 - An already active session (notebook, spark-submit, pytest fixture) is reused; nothing static is changed.
 - A setting spark-submit or ``spark-defaults.conf`` already made is never overridden: the config only fills
   in what is not set (master, packages, memory, shuffle partitions, ...).
-- Delta's SQL extension and catalog are always on; the connected-components backend decides whether the
-  GraphFrames jar is added to ``spark.jars.packages``.
+- Delta's SQL extension and catalog are always on. GraphFrames (the connected-components engine beyond the
+  driver's size) comes from ``graph.graphframes_jar`` on ``spark.jars`` when set, else from
+  ``graph.graphframes_package`` on ``spark.jars.packages``; neither when ``graph.backend`` is ``local``.
 - c360's Java functions (:mod:`c360.jvm`, ``spark.jvm_udfs``) are built on first use, put on ``spark.jars`` and
   registered; a session without them (a cluster started without ``--jars``) uses the Python ones.
 - Every Delta table that exists under the warehouse is registered as ``<layer>.<table>`` so that
@@ -18,17 +19,17 @@ from __future__ import annotations
 import os
 import re
 import sys
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 from pyspark import SparkConf
-from pyspark.sql import DataFrame, SparkSession
-from pyspark.sql.types import StructType
+from pyspark.sql import SparkSession
 
 from c360 import jvm
 from c360.config import C360Config
-from c360.log import get_logger
+from c360.errors import C360Error
+from c360.io.delta import register_all
+from c360.io.files import is_local, join, local_path
+from c360.log import get_logger, quiet_jvm_output
 
 log = get_logger(__name__)
 
@@ -38,13 +39,13 @@ DELTA_CATALOG = "org.apache.spark.sql.delta.catalog.DeltaCatalog"
 
 def _settings(cfg: C360Config) -> dict[str, str]:
     """Everything the config wants set, as strings (before skipping what the cluster already set)."""
-    system = Path(cfg.system_path).absolute()
+    system = cfg.system_path
     wanted: dict[str, str] = {
         "spark.app.name": cfg.spark.app_name,
         "spark.sql.extensions": DELTA_EXTENSION,
         "spark.sql.catalog.spark_catalog": DELTA_CATALOG,
         "spark.sql.catalogImplementation": "in-memory",
-        "spark.sql.warehouse.dir": str(system / "spark-warehouse"),
+        "spark.sql.warehouse.dir": join(system, "spark-warehouse"),
         "spark.jars.ivy": str(Path.home() / ".ivy2"),
     }
     if cfg.spark.master:
@@ -52,14 +53,40 @@ def _settings(cfg: C360Config) -> dict[str, str]:
     packages = cfg.spark_packages()
     if packages:
         wanted["spark.jars.packages"] = ",".join(packages)
+    if cfg.spark_jars():
+        wanted["spark.jars"] = ",".join(cfg.spark_jars())
     if cfg.spark.repositories:
         wanted["spark.jars.repositories"] = ",".join(cfg.spark.repositories)
     for key, value in cfg.spark.conf.items():
         wanted[key] = str(value).lower() if isinstance(value, bool) else str(value)
     initial = _initial_heap(wanted.get("spark.driver.memory"), wanted.get("spark.driver.extraJavaOptions"))
-    if initial:
-        wanted["spark.driver.extraJavaOptions"] += f" {initial}"
+    extra = " ".join(x for x in (wanted.get("spark.driver.extraJavaOptions"), initial, _log4j_options()) if x)
+    if extra:
+        wanted["spark.driver.extraJavaOptions"] = extra
     return wanted
+
+
+def spark_log_file(cfg: C360Config) -> str | None:
+    """Where the embedded JVM's console output goes (``logging.spark_output: file``), or None to show it."""
+    if cfg.logging.spark_output == "console":
+        return None
+    base = local_path(cfg.system_path) if is_local(cfg.system_path) else str(jvm.cache_dir())
+    return os.path.join(base, "logs", "spark.log")
+
+
+def _tail(path: str, lines: int = 8) -> str:
+    try:
+        with open(path, errors="replace") as f:
+            last = [ln.rstrip() for ln in f.readlines()[-200:] if ln.strip()][-lines:]
+    except OSError:
+        return ""
+    return ("; its last lines:\n  " + "\n  ".join(last)) if last else ""
+
+
+def _log4j_options() -> str:
+    """c360's log4j2 configuration for the embedded driver (warnings of a few chatty classes off)."""
+    conf = Path(__file__).resolve().parent / "resources" / "log4j2.properties"
+    return f"-Dlog4j2.configurationFile={conf.as_uri()}" if conf.is_file() else ""
 
 
 def _initial_heap(memory: str | None, java_options: str | None) -> str | None:
@@ -103,41 +130,19 @@ def get_spark(cfg: C360Config) -> SparkSession:
             continue
         builder = builder.config(key, value)
     log.info("starting spark", master=already.get("spark.master", cfg.spark.master), kept_from_cluster=skipped)
-    spark = builder.getOrCreate()
+    jvm_log = spark_log_file(cfg)
+    try:
+        with quiet_jvm_output(jvm_log):
+            spark = builder.getOrCreate()
+    except Exception as e:  # the JVM did not start: most often a package Ivy could not resolve
+        packages = settings.get("spark.jars.packages")
+        hint = (f" If a package could not be resolved ({packages}): check spark.repositories, give GraphFrames as a "
+                "local jar (graph.graphframes_jar), or use graph.backend: local." if packages else "")
+        where = f" Spark's own output: {jvm_log}{_tail(jvm_log)}" if jvm_log else ""
+        raise C360Error(f"Spark did not start: {str(e).splitlines()[0][:300]}.{hint}{where}") from e
     spark.sparkContext.setLogLevel(cfg.spark.log_level)
-    checkpoints = Path(cfg.system_path).absolute() / "checkpoints"
     if not spark.sparkContext.getCheckpointDir():
-        spark.sparkContext.setCheckpointDir(str(checkpoints))
-
-    from c360.tables import register_all  # noqa: PLC0415 (tables imports io, which needs a session type)
+        spark.sparkContext.setCheckpointDir(join(cfg.system_path, "checkpoints"))
 
     register_all(spark, cfg)
     return _udfs(spark, cfg)
-
-
-def stop_spark() -> None:
-    active = SparkSession.getActiveSession()
-    if active is not None:
-        active.stop()
-
-
-@contextmanager
-def sql_conf(spark: SparkSession, settings: dict[str, str]) -> Iterator[None]:
-    """Runtime SQL settings for the queries run inside the block; each is put back as it was afterwards."""
-    before = {k: spark.conf.get(k, None) for k in settings}
-    for k, v in settings.items():
-        spark.conf.set(k, v)
-    try:
-        yield
-    finally:
-        for k, v in before.items():
-            if v is None:
-                spark.conf.unset(k)
-            else:
-                spark.conf.set(k, v)
-
-
-def empty_frame(spark: SparkSession, schema: str | StructType) -> DataFrame:
-    """An empty DataFrame of ``schema`` with no partitions. ``createDataFrame([], schema)`` has partitions
-    that Python tasks read, even empty: a union with it cost 0.3-0.6 s a query."""
-    return spark.createDataFrame(spark.sparkContext.emptyRDD(), schema)

@@ -7,10 +7,10 @@ catalog name is ``<layer>.<name>``. Reads and writes go through :mod:`c360.io.de
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Literal
 
 from c360.config import C360Config
+from c360.io.files import join
 
 Layer = Literal["bronze", "silver", "gold"]
 WriteMode = Literal["merge", "overwrite", "insert_new"]
@@ -29,12 +29,17 @@ class TableSpec:
     write_mode: WriteMode = "merge"
     partition_by: tuple[str, ...] = field(default_factory=tuple)
 
+    def ddl(self, without: tuple[str, ...] = ()) -> str:
+        """The declared columns as a Spark DDL schema (``"a string, b long"``), less ``without``: writers build
+        their rows against it, so a table's columns are written down once, here."""
+        return ", ".join(f"`{c}` {t}" for c, t in self.columns.items() if c not in without)
+
     @property
     def fqn(self) -> str:
         return f"{self.layer}.{self.name}"
 
     def path(self, cfg: C360Config) -> str:
-        return str(Path(cfg.paths.warehouse).absolute() / self.layer / self.name)
+        return join(cfg.paths.warehouse, self.layer, self.name)
 
 
 BRONZE_META = {"_source_system": "string", "_ingested_at": "timestamp", "_source_file": "string",
@@ -130,7 +135,7 @@ _SPECS = [
        "profit double, clv double, p_alive double, lifecycle_stage string, value_tier string, "
        "behaviour_segment string", "features",
        "One row per customer: RFM, profitability, CLV, lifecycle, value tier, behaviour, segments, support, "
-       "social, enrichment (README: gold.customer_features)."),
+       "social, enrichment (docs/features.md)."),
     _t("gold", "cross_sell_rules", ("antecedent", "consequent"),
        "antecedent array<string>, consequent array<string>, support double, confidence double, lift double",
        "train", "FP-Growth association rules."),
@@ -164,8 +169,26 @@ def all_tables(cfg: C360Config) -> list[TableSpec]:
     return [bronze_table(s.name) for s in cfg.enabled_sources] + list(TABLES.values())
 
 
-def register_all(spark, cfg: C360Config) -> list[str]:
-    """Register every table that exists on disk as ``<layer>.<table>``; returns the names registered."""
-    from c360.io.delta import register_table  # noqa: PLC0415
+def data_dictionary() -> str:
+    """``docs/tables.md``: every registered table with its keys, minimum columns, producer and description
+    (``python -m c360.tables > docs/tables.md``; a test checks the page is current)."""
+    out = ["# Tables", "",
+           "Every Delta table lives at `<warehouse>/<layer>/<table>` and is registered in the session catalog as",
+           "`<layer>.<table>` (`spark.table(\"silver.person\")`). This page is generated from the one registry",
+           "(`c360/tables.py`): the columns listed are the minimum each table has (most have more; the stage",
+           "pages describe them). Writes are idempotent: MERGE on the keys (a duplicate key in the rows to write",
+           "is an error naming the table and the key), insert-only MERGE, or an overwrite.", "",
+           "`bronze.<source>` (one per source of `sources.yml`, written by `ingest`): the raw rows plus",
+           "`" + "`, `".join(BRONZE_META) + "`; key `_row_hash`, appended once per row hash.", ""]
+    for layer in ("bronze", "silver", "gold"):
+        out += [f"## {layer}", "", "| table | keys | written by | what | minimum columns |", "|---|---|---|---|---|"]
+        for spec in (s for s in TABLES.values() if s.layer == layer):
+            cols = ", ".join(f"`{c}` {t}" for c, t in spec.columns.items()).replace("|", "\\|")
+            out.append(f"| `{spec.fqn}` | {', '.join(spec.keys)} | `c360 {spec.producer}` ({spec.write_mode}) | "
+                       f"{spec.description} | {cols} |")
+        out.append("")
+    return "\n".join(out)
 
-    return [spec.fqn for spec in all_tables(cfg) if register_table(spark, cfg, spec)]
+
+if __name__ == "__main__":
+    print(data_dictionary(), end="")

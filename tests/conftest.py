@@ -1,7 +1,14 @@
-"""One SparkSession per test run, built by c360.session from conf/test (tiny-data settings)."""
+"""One SparkSession per test run, built by c360.session from conf/test (tiny-data settings).
+
+GraphFrames: the Maven coordinate is not resolved in tests. A local jar is used instead, from
+``C360__GRAPH__GRAPHFRAMES_JAR`` or else the first ``graphframes-spark4_2.13-*.jar`` in ``$C360_JARS_DIR``
+(default: ``../shared/jars`` beside the checkout, where CI lays it); the variable is set for the whole run, so
+the commands the tests start as subprocesses get it too.
+"""
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -9,6 +16,17 @@ import pytest
 from c360.config import C360Config, load_config
 
 REPO = Path(__file__).resolve().parent.parent
+JAR_VARIABLE = "C360__GRAPH__GRAPHFRAMES_JAR"
+
+
+def _graphframes_jar() -> str | None:
+    folder = Path(os.environ.get("C360_JARS_DIR") or REPO.parent / "shared" / "jars")
+    jars = sorted(folder.glob("graphframes-spark4_2.13-*.jar")) if folder.is_dir() else []
+    return str(jars[0]) if jars else None
+
+
+if not os.environ.get(JAR_VARIABLE) and _graphframes_jar():
+    os.environ[JAR_VARIABLE] = _graphframes_jar()
 
 
 @pytest.fixture(scope="session")

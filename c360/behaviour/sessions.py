@@ -32,7 +32,7 @@ SESSION = [*COOKIE, "visit_start", "session_part"]
 #: prefix of each key first, and cookie strings share theirs ("web", "anon-000…"), so without it nearly
 #: every comparison falls through to the full strings (the events' sort is 5-10% faster at 100k people)
 COOKIE_HASH = "_cookie_hash"
-#: runtime settings to run :func:`session_profiles` under (``c360.session.sql_conf``): an aggregation whose
+#: runtime settings to run :func:`session_profiles` under (``c360.frames.sql_conf``): an aggregation whose
 #: input is already sorted by its keys becomes one streaming sort aggregation (Spark leaves it off by default)
 SQL_CONF = {"spark.sql.execution.replaceHashWithSortAgg": "true"}
 

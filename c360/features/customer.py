@@ -17,14 +17,12 @@ from pyspark.sql.types import DoubleType
 
 from c360.behaviour.sessions import first_match
 from c360.config import FeaturesConfig, ProfitConfig, RFMConfig
+from c360.resolve.links import OBJECT_TABLES
+from c360.standardize import columns as SC
 
 
 def _lit_date(d: dt.date) -> Column:
     return F.lit(d.isoformat()).cast("date")
-
-
-def _days_since(col: Column, as_of: dt.date) -> Column:
-    return F.datediff(_lit_date(as_of), F.to_date(col))
 
 
 # ------------------------------------------------------------------------------------------ orders
@@ -289,3 +287,32 @@ def segment_names(centroids: list[list[float]], features: list[str], threshold: 
             k += 1
         names.append(name)
     return names
+
+
+def rekeyed(df: DataFrame | None, name: str, xref: DataFrame) -> DataFrame | None:
+    """Rows of the silver object table ``name`` with the ``customer_id`` that ``silver.object_xref`` gives them."""
+    if df is None:
+        return None
+    object_type, id_col = OBJECT_TABLES[name]
+    keys = (xref.where((F.col("object_type") == object_type) & F.col("customer_id").isNotNull())
+            .select("source_system", F.col("object_id").alias(id_col), "customer_id"))
+    return df.join(keys, ["source_system", id_col])
+
+
+def linked_enrichment(enr: DataFrame | None, person_xref: DataFrame) -> DataFrame | None:
+    """Third-party records linked to the one customer whose records have that first name, last name and
+    postcode (keys as in resolve); a key shared by two customers is not linked. The latest record wins."""
+    if enr is None:
+        return None
+    key = [SC.name_key(F.col("first_name")).alias("_f"), SC.name_key(F.col("last_name")).alias("_l"),
+           SC.normalize_postcode(F.col("postcode")).alias("_p")]
+    owners = (person_xref.select(*key, "customer_id").where("_f IS NOT NULL AND _l IS NOT NULL AND _p IS NOT NULL")
+              .groupBy("_f", "_l", "_p").agg(F.countDistinct("customer_id").alias("_n"),
+                                              F.min("customer_id").alias("customer_id"))
+              .where("_n = 1").drop("_n"))
+    linked = enr.select(*key, "occupation", "income_band", "household_size", "home_value", "updated_at") \
+        .join(owners, ["_f", "_l", "_p"])
+    return (linked.groupBy("customer_id")
+            .agg(F.max_by(F.struct("occupation", "income_band", "household_size", "home_value"), "updated_at")
+                 .alias("_e"))
+            .select("customer_id", "_e.*"))

@@ -22,7 +22,8 @@ import numpy as np
 import pandas as pd
 
 from c360.config import RegistryConfig
-from c360.generate.synth import MANIFEST, SYL_A, SYL_B, _ref, clear_output
+from c360.generate.output import MANIFEST, clear_output
+from c360.generate.world import SYL_A, SYL_B, reference_table
 
 #: the register's columns, and the canonical person field each one maps to
 COLUMNS = {
@@ -42,8 +43,8 @@ KEYBOARD = "qwertyuiopasdfghjklzxcvbnm"
 
 def population(rng: np.random.Generator, n: int) -> pd.DataFrame:
     """``n`` people with every register field, one row each."""
-    first = _ref("first_names.csv")
-    last = _ref("last_names.csv")
+    first = reference_table("first_names.csv")
+    last = reference_table("last_names.csv")
     fi = rng.choice(len(first), n, p=first["weight"].to_numpy(float) / first["weight"].sum())
     synth = np.char.add(rng.choice(SYL_A, n), rng.choice(SYL_B, n))
     surname = np.where(rng.random(n) < 0.5,
@@ -98,7 +99,7 @@ def messy(rng: np.random.Generator, rows: pd.DataFrame, cfg: RegistryConfig) -> 
     """The error model over the copies (the first copy of a person is written as it is, but for missing
     values): each field of each later copy is altered with that field's rates."""
     df = rows.copy()
-    nick = _ref("nicknames.csv")
+    nick = reference_table("nicknames.csv")
     nicknames: dict[str, list[str]] = {}
     for short, canonical in zip(nick["nickname"], nick["canonical"], strict=True):
         if short != canonical:

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from pathlib import Path
 
 from pyspark.sql import Column, DataFrame, SparkSession
 from pyspark.sql import functions as F
@@ -18,20 +17,14 @@ from pyspark.sql.utils import AnalysisException
 
 from c360.config import C360Config, SourceConfig
 from c360.errors import SourceError
-from c360.session import empty_frame
+from c360.frames import empty_frame
+from c360.io.files import FileInfo, has_scheme, join, list_files, location
 
 CORRUPT = "_corrupt_record"
 JSON_SAMPLE_LINES = 2000
 
 _SCHEMA_SPEC = re.compile(r"^\s*(?P<type>\w+(?:\(\d+,\s*\d+\))?)(?P<fmt>\s+[^!]*?)?\s*(?P<nn>not null)?\s*$", re.I)
 _TYPES = {"string", "int", "integer", "long", "bigint", "double", "float", "boolean", "date", "timestamp"}
-
-
-@dataclass(frozen=True)
-class SourceFile:
-    path: str
-    size: int
-    mtime: int
 
 
 @dataclass(frozen=True)
@@ -43,28 +36,9 @@ class ColumnRule:
 
 
 def resolve_path(cfg: C360Config, source: SourceConfig) -> str:
+    """A source's path as a location: a URI or absolute path as written, else relative to the landing root."""
     p = source.path
-    if re.match(r"^[a-zA-Z][a-zA-Z0-9+.-]*://", p) or p.startswith("/"):
-        return p
-    return str(Path(cfg.paths.landing).absolute() / p)
-
-
-def list_files(spark: SparkSession, pattern: str) -> list[SourceFile]:
-    """Files matching a glob, through Hadoop's FileSystem (local, HDFS, object stores)."""
-    jvm = spark.sparkContext._jvm
-    hpath = jvm.org.apache.hadoop.fs.Path(pattern)
-    fs = hpath.getFileSystem(spark.sparkContext._jsc.hadoopConfiguration())
-    statuses = fs.globStatus(hpath) or []
-    out = []
-    for st in statuses:
-        if st.isDirectory():
-            for child in fs.listStatus(st.getPath()):
-                name = child.getPath().getName()
-                if child.isFile() and not name.startswith(("_", ".")):
-                    out.append(SourceFile(child.getPath().toString(), child.getLen(), child.getModificationTime()))
-        elif not st.getPath().getName().startswith(("_", ".")):
-            out.append(SourceFile(st.getPath().toString(), st.getLen(), st.getModificationTime()))
-    return sorted(out, key=lambda f: f.path)
+    return location(p) if has_scheme(p) or p.startswith("/") else join(cfg.paths.landing, p)
 
 
 def parse_rules(source: SourceConfig) -> list[ColumnRule]:
@@ -81,7 +55,7 @@ def parse_rules(source: SourceConfig) -> list[ColumnRule]:
     return rules
 
 
-def _raw_schema(spark: SparkSession, source: SourceConfig, files: list[SourceFile]) -> T.StructType:
+def _raw_schema(spark: SparkSession, source: SourceConfig, files: list[FileInfo]) -> T.StructType:
     """The schema raw rows are read with (before the corrupt-record column)."""
     fmt = source.format
     first = files[0].path
@@ -99,7 +73,7 @@ def _raw_schema(spark: SparkSession, source: SourceConfig, files: list[SourceFil
     return spark.read.format("delta").load(first).schema
 
 
-def read_raw(spark: SparkSession, source: SourceConfig, files: list[SourceFile]) -> DataFrame:
+def read_raw(spark: SparkSession, source: SourceConfig, files: list[FileInfo]) -> DataFrame:
     """Raw rows of ``files`` with ``_source_file``; text formats keep unparseable lines in ``_corrupt_record``."""
     schema = _raw_schema(spark, source, files)
     paths = [f.path for f in files]
@@ -117,7 +91,7 @@ def read_raw(spark: SparkSession, source: SourceConfig, files: list[SourceFile])
     return df.withColumn("_source_file", F.col("_metadata.file_path"))
 
 
-def validate_source(spark: SparkSession, cfg: C360Config, source: SourceConfig) -> list[SourceFile]:
+def validate_source(spark: SparkSession, cfg: C360Config, source: SourceConfig) -> list[FileInfo]:
     """Fail with SourceError (exit 2) naming the source and key before anything is written."""
     pattern = resolve_path(cfg, source)
     if source.format == "delta":
@@ -127,7 +101,7 @@ def validate_source(spark: SparkSession, cfg: C360Config, source: SourceConfig) 
         if not DeltaTable.isDeltaTable(spark, pattern):
             raise SourceError(f"source '{source.name}', key 'path': {pattern} is not a Delta table")
         version = DeltaTable.forPath(spark, pattern).history(1).first()["version"]
-        files = [SourceFile(pattern, 0, int(version))]
+        files = [FileInfo(pattern, 0, int(version))]
     else:
         files = list_files(spark, pattern)
     if not files:

@@ -8,15 +8,13 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from delta.tables import DeltaTable
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
 from c360.config import C360Config
 from c360.errors import C360Error, MissingColumnError
-from c360.tables import TableSpec, WriteMode
+from c360.tables import TableSpec, WriteMode, all_tables
 
 
 class DuplicateKeyError(C360Error, ValueError):
@@ -27,19 +25,20 @@ class DuplicateKeyError(C360Error, ValueError):
 _REGISTERED: dict[tuple[int, str], str] = {}
 
 
-def exists(cfg: C360Config, spec: TableSpec) -> bool:
-    return (Path(spec.path(cfg)) / "_delta_log").is_dir()
+def exists(spark: SparkSession, cfg: C360Config, spec: TableSpec) -> bool:
+    """Whether the table has been written (Delta's own check, on any filesystem)."""
+    return DeltaTable.isDeltaTable(spark, spec.path(cfg))
 
 
 def read_table(spark: SparkSession, cfg: C360Config, spec: TableSpec) -> DataFrame:
-    if not exists(cfg, spec):
+    if not exists(spark, cfg, spec):
         raise C360Error(f"table {spec.fqn} does not exist at {spec.path(cfg)}; run `c360 {spec.producer}` first")
     return spark.read.format("delta").load(spec.path(cfg))
 
 
 def read_optional(spark: SparkSession, cfg: C360Config, spec: TableSpec) -> DataFrame | None:
     """The table, or None when it has not been written yet (for inputs a job can do without)."""
-    return read_table(spark, cfg, spec) if exists(cfg, spec) else None
+    return read_table(spark, cfg, spec) if exists(spark, cfg, spec) else None
 
 
 def check_columns(df: DataFrame, spec: TableSpec) -> None:
@@ -67,19 +66,19 @@ def write_table(spark: SparkSession, cfg: C360Config, spec: TableSpec, df: DataF
     """
     if delete_flag:
         flag = F.coalesce(F.col(delete_flag), F.lit(False))
-        if not exists(cfg, spec):
+        if not exists(spark, cfg, spec):
             df = df.where(~flag)
         df = df.withColumn(delete_flag, flag)
     mode = mode or spec.write_mode
     check_columns(df, spec)
     path = spec.path(cfg)
     data_cols = [c for c in df.columns if c != delete_flag]
-    if mode == "overwrite" or not exists(cfg, spec):
+    if mode == "overwrite" or not exists(spark, cfg, spec):
         df = df.select(*data_cols)
         if check_unique and mode != "overwrite":
             _check_unique(df, spec)
         writer = df.write.format("delta").mode("overwrite")
-        if replace_where and exists(cfg, spec):
+        if replace_where and exists(spark, cfg, spec):
             writer = writer.option("replaceWhere", replace_where)
         else:
             writer = writer.option("overwriteSchema", "true")
@@ -107,7 +106,7 @@ def write_table(spark: SparkSession, cfg: C360Config, spec: TableSpec, df: DataF
 
 def register_table(spark: SparkSession, cfg: C360Config, spec: TableSpec) -> bool:
     """Register ``<layer>.<name>`` in the session catalog if the table exists on disk."""
-    if not exists(cfg, spec):
+    if not exists(spark, cfg, spec):
         return False
     location = spec.path(cfg)
     if _REGISTERED.get((id(spark), spec.fqn)) == location:
@@ -123,6 +122,11 @@ def register_table(spark: SparkSession, cfg: C360Config, spec: TableSpec) -> boo
 
 
 def table_version(spark: SparkSession, cfg: C360Config, spec: TableSpec) -> int | None:
-    if not exists(cfg, spec):
+    if not exists(spark, cfg, spec):
         return None
     return DeltaTable.forPath(spark, spec.path(cfg)).history(1).select(F.col("version")).first()[0]
+
+
+def register_all(spark: SparkSession, cfg: C360Config) -> list[str]:
+    """Register every table that exists as ``<layer>.<table>``; returns the names registered."""
+    return [spec.fqn for spec in all_tables(cfg) if register_table(spark, cfg, spec)]

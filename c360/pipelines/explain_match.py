@@ -15,7 +15,6 @@ from pyspark.sql import functions as F
 from c360.errors import NotBuiltError, UsageError
 from c360.io.delta import exists, read_table
 from c360.pipelines import JobContext
-from c360.pipelines.resolve import score
 from c360.resolve import model as M
 from c360.resolve.blocking import (
     block_caps,
@@ -24,16 +23,18 @@ from c360.resolve.blocking import (
     compare_columns,
     keyed_records,
     prepare_records,
+    record_key,
     with_sides,
 )
 from c360.resolve.comparisons import build
+from c360.resolve.matching import score
 from c360.resolve.settings import effective_settings
 from c360.tables import table
 
 
 def explain(ctx: JobContext, left: str, right: str) -> dict:
     spark, cfg = ctx.spark, ctx.cfg
-    model = M.load(cfg)
+    model = M.load(spark, cfg)
     if model is None:
         raise NotBuiltError("no identity model yet: run `c360 resolve` first")
     for key in (left, right):
@@ -65,7 +66,7 @@ def explain(ctx: JobContext, left: str, right: str) -> dict:
     columns = [*compare_columns(comparisons, r, records.columns), "rec_hash"]
     pair = spark.createDataFrame([(lk, rk, [b["rule"] for b in blocking if b["pairs"]])],
                                  "rk_l string, rk_r string, blocked_by array<string>")
-    scored = score(compare(with_sides(pair, both, columns), comparisons), model, comparisons, ctx, r).first()
+    scored = score(compare(with_sides(pair, both, columns), comparisons), model, comparisons, spark, cfg, r).first()
     detail = []
     for c in comparisons:
         g = scored[f"g_{c.name}"]
@@ -74,13 +75,13 @@ def explain(ctx: JobContext, left: str, right: str) -> dict:
                        "m": model.m[c.name][g] if g >= 0 else None, "u": model.u[c.name][g] if g >= 0 else None,
                        "weight": scored["weights"][c.name]})
     stored, cids = None, {}
-    if exists(cfg, table("silver.identity_edges")):
+    if exists(spark, cfg, table("silver.identity_edges")):
         hit = (read_table(spark, cfg, table("silver.identity_edges"))
                .where((F.col("left_key") == lk) & (F.col("right_key") == rk)).select("decision").first())
         stored = hit["decision"] if hit else "not a candidate pair"
-    if exists(cfg, table("silver.customer_xref")):
+    if exists(spark, cfg, table("silver.customer_xref")):
         x = read_table(spark, cfg, table("silver.customer_xref")).withColumn(
-            "k", F.concat_ws(":", "source_system", "source_record_id")).where(F.col("k").isin(lk, rk))
+            "k", record_key()).where(F.col("k").isin(lk, rk))
         cids = {row["k"]: row["customer_id"] for row in x.collect()}
     return {"left": lk, "right": rk, "comparisons": detail, "prior_weight": model.prior_weight,
             "match_weight": scored["match_weight"], "match_probability": scored["match_probability"],

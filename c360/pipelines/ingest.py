@@ -17,13 +17,13 @@ from c360.config import C360Config, SourceConfig
 from c360.errors import C360Error, ConfigError
 from c360.ingest.sources import (
     CORRUPT,
-    SourceFile,
     raw_text,
     read_raw,
     validate_source,
     with_quarantine_reason,
 )
 from c360.io.delta import exists, read_table, write_table
+from c360.io.files import FileInfo
 from c360.log import get_logger
 from c360.pipelines import JobContext
 from c360.tables import TABLES, bronze_table
@@ -33,8 +33,8 @@ LOG = TABLES["bronze.ingest_log"]
 QUARANTINE = TABLES["bronze.quarantine"]
 
 
-def _new_files(spark: SparkSession, cfg: C360Config, source: SourceConfig, files: list[SourceFile]) -> list[SourceFile]:
-    if not exists(cfg, LOG):
+def _new_files(spark: SparkSession, cfg: C360Config, source: SourceConfig, files: list[FileInfo]) -> list[FileInfo]:
+    if not exists(spark, cfg, LOG):
         return files
     seen = {(r["_source_file"], r["file_size"], r["file_mtime"]) for r in
             read_table(spark, cfg, LOG).where(F.col("source_system") == source.name)
@@ -42,7 +42,7 @@ def _new_files(spark: SparkSession, cfg: C360Config, source: SourceConfig, files
     return [f for f in files if (f.path, f.size, f.mtime) not in seen]
 
 
-def _in_files(column: str, files: list[SourceFile]) -> str:
+def _in_files(column: str, files: list[FileInfo]) -> str:
     quoted = ", ".join("'" + f.path.replace("'", "\\'") + "'" for f in files)
     return f"{column} IN ({quoted})"
 
@@ -64,7 +64,7 @@ def split_good_bad(parsed_df: DataFrame, source: SourceConfig) -> tuple[DataFram
     return good, bad
 
 
-def ingest_source(spark: SparkSession, cfg: C360Config, source: SourceConfig, files: list[SourceFile],
+def ingest_source(spark: SparkSession, cfg: C360Config, source: SourceConfig, files: list[FileInfo],
                   run_id: str) -> list[dict]:
     new = _new_files(spark, cfg, source, files)
     if not new:
@@ -95,9 +95,9 @@ def _check_reconciliation(spark: SparkSession, cfg: C360Config, rows: list[dict]
     by_source: dict[str, list[dict]] = {}
     for r in rows:
         by_source.setdefault(r["source_system"], []).append(r)
-    quarantine = read_table(spark, cfg, QUARANTINE) if exists(cfg, QUARANTINE) else None
+    quarantine = read_table(spark, cfg, QUARANTINE) if exists(spark, cfg, QUARANTINE) else None
     for name, src_rows in by_source.items():
-        files = [SourceFile(r["_source_file"], 0, 0) for r in src_rows]
+        files = [FileInfo(r["_source_file"], 0, 0) for r in src_rows]
         kept = read_table(spark, cfg, bronze_table(name)).where(_in_files("_source_file", files)).count()
         quar = quarantine.where(F.col("source_system") == name).where(
             _in_files("_source_file", files)).count() if quarantine is not None else 0
@@ -123,9 +123,7 @@ def run(ctx: JobContext) -> dict:
     for source in sources:
         log_rows += ingest_source(spark, cfg, source, files[source.name], run_id)
     if log_rows:
-        log_df = spark.createDataFrame(log_rows, "run_id string, source_system string, _source_file string, "
-                                                 "file_size long, file_mtime long, rows_read long, rows_kept long, "
-                                                 "rows_quarantined long").withColumn("_ingested_at", F.current_timestamp())
+        log_df = spark.createDataFrame(log_rows, LOG.ddl(without=("_ingested_at",))).withColumn("_ingested_at", F.current_timestamp())
         write_table(spark, cfg, LOG, log_df)
         _check_reconciliation(spark, cfg, log_rows)
     return {"run_id": run_id, "files": len(log_rows), "rows_read": sum(r["rows_read"] for r in log_rows),

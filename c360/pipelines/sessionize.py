@@ -13,30 +13,28 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from pathlib import Path
 
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
 from c360.behaviour.sessions import COOKIE, SQL_CONF, session_profiles, with_customer_ids, with_session_keys
+from c360.frames import sql_conf
+from c360.io import files
 from c360.io.delta import read_optional, read_table, write_table
 from c360.log import get_logger
 from c360.pipelines import JobContext
-from c360.session import sql_conf
 from c360.tables import table
 
 log = get_logger(__name__)
 
 
-def _report_path(ctx: JobContext) -> Path:
-    return Path(ctx.cfg.system_path).absolute() / "sessionize" / "last_run.json"
+def _report_path(ctx: JobContext) -> str:
+    return files.join(ctx.cfg.system_path, "sessionize", "last_run.json")
 
 
 def _previous_run_at(ctx: JobContext) -> dt.datetime | None:
-    p = _report_path(ctx)
-    if not p.exists():
-        return None
-    return dt.datetime.fromisoformat(json.loads(p.read_text())["started_at"])
+    text = files.read_text(ctx.spark, _report_path(ctx))
+    return None if text is None else dt.datetime.fromisoformat(json.loads(text)["started_at"])
 
 
 def recompute_region(events_df: DataFrame, old_df: DataFrame, lookback_days: float,
@@ -126,7 +124,6 @@ def run(ctx: JobContext, full: bool = False) -> dict:
     if facts.get("late_events_beyond_lookback"):
         log.warning(f"{facts['late_events_beyond_lookback']} late event(s) older than the lookback were left out; "
                     "`c360 sessionize --full` includes them")
-    p = _report_path(ctx)
-    p.parent.mkdir(parents=True, exist_ok=True)
-    p.write_text(json.dumps({"started_at": started.isoformat(), "full": full or old is None, **facts}, indent=2))
+    files.write_text(ctx.spark, _report_path(ctx),
+                     json.dumps({"started_at": started.isoformat(), "full": full or old is None, **facts}, indent=2))
     return facts

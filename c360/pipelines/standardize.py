@@ -30,7 +30,7 @@ def run(ctx: JobContext) -> dict:
     kinds: dict[str, str] = {}
     for source in cfg.enabled_sources:
         spec = bronze_table(source.name)
-        if not exists(cfg, spec):
+        if not exists(spark, cfg, spec):
             log.warning(f"{source.name}: no bronze table yet (run `c360 ingest`), skipped")
             continue
         silver = KIND_TABLE[source.kind][0]

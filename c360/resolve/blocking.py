@@ -13,18 +13,20 @@ from __future__ import annotations
 
 import re
 
-from pyspark.sql import DataFrame
+from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 
 from c360.config import BlockingConfig, BlockingRule, ResolveConfig
+from c360.frames import empty_frame
 from c360.resolve.comparisons import Comparison
-from c360.session import empty_frame
 
 KEY_SEP = "\u001f"
 
 
-def record_key(source: str = "source_system", record_id: str = "source_record_id"):
-    return F.concat_ws(":", F.col(source), F.col(record_id))
+def record_key(source: str | Column = "source_system", record_id: str | Column = "source_record_id") -> Column:
+    """The one record key, ``<source>:<record id>`` (a person record, a cookie, a referenced record)."""
+    return F.concat_ws(":", F.col(source) if isinstance(source, str) else source,
+                       F.col(record_id) if isinstance(record_id, str) else record_id)
 
 
 def rule_columns(rules: list[BlockingRule]) -> list[str]:

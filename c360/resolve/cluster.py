@@ -35,14 +35,13 @@ smallest record key. Every created, merged and split id is written to ``silver.c
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
-from pyspark.sql import DataFrame, Window
+from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
 from c360.config import ClusterConfig, GraphConfig
+from c360.frames import empty_frame
 from c360.graph import connected_components
-from c360.session import empty_frame
+from c360.resolve.guard import STAT_NAMES, settle_links
 
 #: the conflict counts of the run report (step 5) when there is nothing to split
 NO_CONFLICTS = {"conflicted_clusters": 0, "conflicted_clusters_split": 0, "bridges_undone_by_conflicts": 0,
@@ -137,87 +136,6 @@ def cluster_cap(cores: DataFrame, cfg: ClusterConfig) -> int:
 
 
 #: the counts :func:`settle_links` reports besides the conflict counts
-STAT_NAMES = ("weak_bridges_held_for_review", "core_links", "ambiguous_records", "ambiguous_records_joined_best")
-
-
-@dataclass
-class Settled:
-    """One or more neighbourhoods settled: each core's cluster (named by its smallest core), the links
-    ``(c1, c2)`` not followed (held for review, or undone by a conflict), and counts for the report."""
-
-    cluster: dict[str, str]
-    rejected: list[tuple[str, str]]
-    counts: dict[str, int]
-
-
-def settle_links(links: dict[tuple[str, str], tuple[int, float]], sizes: dict[str, int],
-                 conflicts: list[tuple[str, str]], min_bridge_edges: int, margin: float) -> Settled:
-    """Steps 2-5 of the module notes over whole neighbourhoods of cores.
-
-    ``links``: ``(c1, c2) -> (weak edges, best weight)`` with ``c1 < c2``; ``sizes``: each touched core's
-    vertex count; ``conflicts``: ``(k1, k2)`` pairs of distinct cores with conflicting records."""
-    # 2. bridges: a lone record's, or enough agreeing edges
-    accepted = {k: min(sizes[k[0]], sizes[k[1]]) == 1 or e >= min_bridge_edges for k, (e, _) in links.items()}
-    # 3. a lone record whose partner cores are not all bridged to each other joins only the clearly best
-    partners: dict[str, list[tuple[float, str]]] = {}
-    for (c1, c2), ok in accepted.items():
-        if ok:
-            best = links[(c1, c2)][1]
-            if sizes[c1] == 1:
-                partners.setdefault(c1, []).append((best, c2))
-            if sizes[c2] == 1:
-                partners.setdefault(c2, []).append((best, c1))
-    drop, ambiguous, joined_best = set(), 0, 0
-    for s, found in partners.items():
-        others = sorted(o for _, o in found)
-        if all(accepted.get((x, y), False) for i, x in enumerate(others) for y in others[i + 1:]):
-            continue
-        ambiguous += 1
-        ranked = sorted(found, key=lambda t: (-t[0], t[1]))
-        joins = ranked[0][0] - ranked[1][0] >= margin
-        joined_best += joins
-        drop.update((min(s, o), max(s, o)) for _, o in ranked[1 if joins else 0:])
-    for k in drop:
-        accepted[k] = False
-    # 4. clusters of cores over the accepted bridges, named by their smallest core
-    parent = {c: c for c in sizes}
-
-    def root(x: str) -> str:
-        while parent[x] != x:
-            parent[x] = parent[parent[x]]
-            x = parent[x]
-        return x
-
-    for (c1, c2), ok in accepted.items():
-        if ok:
-            r1, r2 = root(c1), root(c2)
-            if r1 != r2:
-                parent[max(r1, r2)] = min(r1, r2)
-    cluster = {c: root(c) for c in sizes}
-    # 5. a cluster holding conflicting cores is re-assembled without the bridges that join them
-    against: dict[str, list[tuple[str, str]]] = {}
-    for k1, k2 in conflicts:
-        if cluster[k1] == cluster[k2]:
-            against.setdefault(cluster[k1], []).append((min(k1, k2), max(k1, k2)))
-    undone: list[tuple[str, str]] = []
-    split = 0
-    if against:
-        bridges: dict[str, list[tuple[str, str, float]]] = {}
-        for (c1, c2), ok in accepted.items():
-            if ok and cluster[c1] in against:
-                bridges.setdefault(cluster[c1], []).append((c1, c2, links[(c1, c2)][1]))
-        for name, pairs in against.items():
-            parts = split_conflicts(bridges.get(name, []), sorted(set(pairs)))
-            cluster.update(parts)
-            split += len(set(parts.values())) > 1
-            undone += [(a, b) for a, b, _ in bridges.get(name, []) if parts[a] != parts[b]]
-    held = [k for k, ok in accepted.items() if not ok]
-    return Settled(cluster, held + undone, {
-        "weak_bridges_held_for_review": len(held), "core_links": len(links), "ambiguous_records": ambiguous,
-        "ambiguous_records_joined_best": joined_best, "conflicted_clusters": len(against),
-        "conflicted_clusters_split": split, "bridges_undone_by_conflicts": len(undone)})
-
-
 SETTLED = "kind string, a string, b string, n long"
 
 
@@ -255,96 +173,3 @@ def _settle_partitions(batches, min_bridge_edges: int, margin: float):
     yield pd.DataFrame({"kind": kind, "a": a, "b": b, "n": pd.array(n, dtype="Int64")})
 
 
-def split_conflicts(bridges: list[tuple[str, str, float]], conflicts: list[tuple[str, str]]) -> dict[str, str]:
-    """One cluster's cores re-assembled: ``bridges`` ``(a, b, weight)`` between cores are followed strongest
-    first (ties by core ids), skipping any that would put two cores of a ``conflicts`` pair together.
-    Returns each core's part, named by its smallest core (the part holding the cluster's smallest core keeps
-    the cluster's name: cores and clusters are named by their smallest vertex id)."""
-    parent: dict[str, str] = {}
-
-    def root(x: str) -> str:
-        parent.setdefault(x, x)
-        while parent[x] != x:
-            parent[x] = parent[parent[x]]
-            x = parent[x]
-        return x
-
-    members: dict[str, set[str]] = {}
-    against: dict[str, set[str]] = {}
-    for a, b in conflicts:
-        against.setdefault(a, set()).add(b)
-        against.setdefault(b, set()).add(a)
-    for a, b, _ in bridges:
-        for x in (a, b):
-            members.setdefault(root(x), {x})
-    for a, b, _ in sorted(bridges, key=lambda e: (-e[2], e[0], e[1])):
-        ra, rb = root(a), root(b)
-        if ra == rb:
-            continue
-        small, large = sorted((members[ra], members[rb]), key=len)
-        if any(against.get(x, set()) & large for x in small):
-            continue
-        keep, gone = (ra, rb) if ra < rb else (rb, ra)
-        parent[gone] = keep
-        members[keep] |= members.pop(gone)
-    return {x: min(members[root(x)]) for x in parent}
-
-
-def _fresh_id(key: F.Column, salt: F.Column | None = None) -> F.Column:
-    text = key if salt is None else F.concat_ws("#", key, salt)
-    return F.concat(F.lit("C"), F.upper(F.substring(F.sha2(text, 256), 1, 15)))
-
-
-def assign_ids(clusters: DataFrame, previous: DataFrame | None, history: DataFrame | None,
-               run_id: str) -> tuple[DataFrame, DataFrame]:
-    """``clusters(id, cluster)`` + ``previous(id, customer_id)`` -> (``(id, customer_id)``, history events).
-
-    ``history`` (``customer_id, event, at``) gives each id's age, to keep the oldest on a merge.
-    """
-    spark = clusters.sparkSession
-    if previous is None:
-        previous = empty_frame(spark, "id string, customer_id string")
-    members = clusters.select("id", "cluster").join(previous.select("id", F.col("customer_id").alias("prev")), "id", "left")
-    # which cluster inherits each earlier id: the one holding most of its records (then the smallest key)
-    votes = members.where(F.col("prev").isNotNull()).groupBy("prev", "cluster").agg(F.count(F.lit(1)).alias("n"))
-    best = Window.partitionBy("prev").orderBy(F.desc("n"), "cluster")
-    claims = votes.withColumn("_r", F.row_number().over(best)).where("_r = 1").select("prev", "cluster")
-    if history is not None:
-        born = history.where(F.col("event").isin("created", "split")).groupBy("customer_id").agg(
-            F.min("at").alias("born"))
-        claims = claims.join(born.withColumnRenamed("customer_id", "prev"), "prev", "left")
-    else:
-        claims = claims.withColumn("born", F.lit(None).cast("timestamp"))
-    oldest = Window.partitionBy("cluster").orderBy(F.col("born").asc_nulls_last(), "prev")
-    ranked = claims.withColumn("_r", F.row_number().over(oldest))
-    kept = ranked.where("_r = 1").select("cluster", F.col("prev").alias("kept"))
-    retired = ranked.where("_r > 1").select("cluster", F.col("prev").alias("retired"))
-    # clusters without an inherited id: a fresh id from the smallest record key (re-salted on collision)
-    all_clusters = clusters.select("cluster").distinct().join(kept, "cluster", "left")
-    issued = previous.select("customer_id")
-    if history is not None:
-        issued = issued.unionByName(history.select("customer_id"))
-    issued = issued.distinct().withColumn("_taken", F.lit(True))
-    fresh = all_clusters.where(F.col("kept").isNull()).withColumn("customer_id", _fresh_id(F.col("cluster")))
-    fresh = (fresh.join(issued, "customer_id", "left")
-             .withColumn("customer_id", F.when(F.col("_taken"), _fresh_id(F.col("cluster"), F.lit(run_id)))
-                         .otherwise(F.col("customer_id"))).drop("_taken"))
-    ids = (all_clusters.where(F.col("kept").isNotNull()).select("cluster", F.col("kept").alias("customer_id"))
-           .unionByName(fresh.select("cluster", "customer_id"))).localCheckpoint()
-    assigned = clusters.join(ids, "cluster").select("id", "customer_id")
-    # history: created (no earlier id among its records), split (records came from an id kept elsewhere),
-    # merged (an earlier id retired into this one)
-    split_from = (members.where(F.col("prev").isNotNull()).join(fresh.select("cluster"), "cluster")
-                  .groupBy("cluster").agg(F.min("prev").alias("related_id")))
-    sizes = clusters.groupBy("cluster").agg(F.count(F.lit(1)).alias("record_count"))
-    now = F.current_timestamp()
-    created = (fresh.select("cluster", "customer_id").join(split_from, "cluster", "left")
-               .select("cluster", "customer_id",
-                       F.when(F.col("related_id").isNull(), F.lit("created")).otherwise(F.lit("split")).alias("event"),
-                       F.coalesce("related_id", F.lit("")).alias("related_id")))
-    merged = retired.join(ids, "cluster").select("cluster", "customer_id", F.lit("merged").alias("event"),
-                                                 F.col("retired").alias("related_id"))
-    events = (created.unionByName(merged).join(sizes, "cluster")
-              .select("customer_id", "event", "related_id", F.lit(run_id).alias("run_id"), now.alias("at"),
-                      "record_count"))
-    return assigned, events

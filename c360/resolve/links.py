@@ -14,8 +14,9 @@ from pyspark.sql import DataFrame, SparkSession, Window
 from pyspark.sql import functions as F
 
 from c360.config import C360Config
+from c360.frames import empty_frame
 from c360.io.delta import exists, read_table
-from c360.session import empty_frame
+from c360.resolve.blocking import record_key
 from c360.standardize import columns as C
 from c360.tables import table
 
@@ -32,15 +33,15 @@ def login_links(spark: SparkSession, cfg: C360Config, record_keys: DataFrame) ->
     """``(cookie, source_system, anonymous_id, rk)`` edges, and a report."""
     empty = empty_frame(spark, "cookie string, source_system string, anonymous_id string, rk string")
     spec = table("silver.events")
-    if not cfg.resolve.login_links.enabled or not exists(cfg, spec):
+    if not cfg.resolve.login_links.enabled or not exists(spark, cfg, spec):
         return empty, {"cookies_linked": 0, "shared_device_cookies": 0}
     ev = read_table(spark, cfg, spec)
     logins = (ev.where(F.col("person_ref").isNotNull() & F.col("anonymous_id").isNotNull())
               .select("source_system", "anonymous_id",
-                      F.concat_ws(":", F.coalesce("person_source", F.lit("")), "person_ref").alias("rk"))
+                      record_key(F.coalesce("person_source", F.lit("")), "person_ref").alias("rk"))
               .distinct()
               .join(record_keys, "rk", "left_semi")
-              .withColumn("cookie", F.concat_ws(":", "source_system", "anonymous_id"))
+              .withColumn("cookie", record_key("source_system", "anonymous_id"))
               .withColumn("_records", F.count(F.lit(1)).over(Window.partitionBy("cookie")))
               .localCheckpoint())
     shared = F.col("_records") > cfg.resolve.login_links.max_records_per_cookie
@@ -67,7 +68,7 @@ def object_links(spark: SparkSession, cfg: C360Config, xref: DataFrame, records:
     region = cfg.standardize.default_phone_region
     for name, (otype, id_col) in OBJECT_TABLES.items():
         spec = table(name)
-        if not exists(cfg, spec):
+        if not exists(spark, cfg, spec):
             continue
         df = read_table(spark, cfg, spec)
         cols = df.columns
@@ -93,6 +94,5 @@ def object_links(spark: SparkSession, cfg: C360Config, xref: DataFrame, records:
                          method.alias("link_method"))
         out = obj if out is None else out.unionByName(obj)
     if out is None:
-        return empty_frame(spark, "object_type string, source_system string, object_id string, "
-                                         "customer_id string, link_method string")
+        return empty_frame(spark, table("silver.object_xref").ddl())
     return out

@@ -24,13 +24,13 @@ import hashlib
 import json
 import math
 from dataclasses import asdict, dataclass, field
-from pathlib import Path
 
 import numpy as np
-from pyspark.sql import Column, DataFrame
+from pyspark.sql import Column, DataFrame, SparkSession
 from pyspark.sql import functions as F
 
 from c360.config import C360Config, ClusterConfig, EMConfig, ResolveConfig
+from c360.io import files
 from c360.resolve.comparisons import Comparison
 
 MODEL_FILE = "model.json"
@@ -86,23 +86,21 @@ def scoring_version(r: ResolveConfig, model: FSModel) -> str:
     return f"{model.fingerprint}@{model.trained_at}#{hashlib.sha256(payload.encode()).hexdigest()[:12]}"
 
 
-def model_dir(cfg: C360Config) -> Path:
-    return Path(cfg.system_path).absolute() / "resolve" / "model"
+def model_dir(cfg: C360Config) -> str:
+    return files.join(cfg.system_path, "resolve", "model")
 
 
-def load(cfg: C360Config) -> FSModel | None:
-    path = model_dir(cfg) / MODEL_FILE
-    return FSModel.from_json(path.read_text()) if path.exists() else None
+def load(spark: SparkSession, cfg: C360Config) -> FSModel | None:
+    text = files.read_text(spark, files.join(model_dir(cfg), MODEL_FILE))
+    return FSModel.from_json(text) if text is not None else None
 
 
-def save(cfg: C360Config, model: FSModel) -> None:
-    d = model_dir(cfg)
-    d.mkdir(parents=True, exist_ok=True)
-    (d / MODEL_FILE).write_text(model.to_json())
+def save(spark: SparkSession, cfg: C360Config, model: FSModel) -> None:
+    files.write_text(spark, files.join(model_dir(cfg), MODEL_FILE), model.to_json())
 
 
 def tf_path(cfg: C360Config, name: str) -> str:
-    return str(model_dir(cfg) / f"tf_{name}")
+    return files.join(model_dir(cfg), f"tf_{name}")
 
 
 # ------------------------------------------------------------------------------------------------ u

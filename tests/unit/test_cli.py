@@ -104,3 +104,17 @@ def test_registry_profile_is_deterministic_with_truth_and_its_own_sources(tmp_pa
     cfg = load_config("local", a, conf_root=REPO / "conf")
     assert [s.name for s in cfg.sources] == ["registry"]
     assert {"first_name", "date_of_birth", "national_id"} <= set(cfg.sources[0].fields)
+
+
+def test_config_show_names_where_each_key_came_from(capsys, monkeypatch):
+    monkeypatch.setenv("C360__LOGGING__LEVEL", "ERROR")
+    assert main(["config", "show", "--origins", "--set", "graph.backend=local"]) == 0
+    out = capsys.readouterr().out
+    assert "graph.backend: --set graph.backend" in out
+    assert "logging.level: environment C360__LOGGING__LEVEL" in out
+    assert main(["config", "show", "--set", "graph.backend=local"]) == 0
+    assert "backend: local" in capsys.readouterr().out
+    assert main(["config", "packages", "--set", "graph.backend=local"]) == 0
+    assert capsys.readouterr().out.strip() == "io.delta:delta-spark_4.1_2.13:4.4.0"
+    assert main(["config", "show", "--set", "graph.backend=nope"]) == 2
+    assert "--set graph.backend: key 'graph.backend'" in capsys.readouterr().err

@@ -159,4 +159,41 @@ def test_the_embedded_driver_starts_with_its_whole_heap(cfg):
     assert _initial_heap("6g", None) is None and _initial_heap(None, "-XX:+UseParallelGC") is None
     assert _initial_heap("2048", "") is None  # not a plain size with a unit: left to the JVM
     # the test environment's 2g driver (conf/test) with the base options: never more than its maximum heap
-    assert _settings(cfg)["spark.driver.extraJavaOptions"] == "-XX:+UseParallelGC -Xms2g"
+    options = _settings(cfg)["spark.driver.extraJavaOptions"]
+    assert options.startswith("-XX:+UseParallelGC -Xms2g ")
+    # c360's own log4j2 configuration for the embedded driver, a file of the installed package
+    log4j = options.split("-Dlog4j2.configurationFile=", 1)[1].split()[0]
+    assert log4j.startswith("file:") and log4j.endswith("/c360/resources/log4j2.properties")
+    assert Path(log4j[len("file:"):]).is_file()
+
+
+def test_single_keys_from_the_environment_and_set_apply_last_and_are_named(tmp_path):
+    env = {"C360__GRAPH__BACKEND": "local", "C360__SPARK__CONF__SPARK.SQL.SHUFFLE.PARTITIONS": "3",
+           "OTHER": "x"}
+    cfg = load_config("local", environ=env, settings=["resolve.match_probability=0.9", "graph.backend=graphframes"])
+    assert cfg.graph.backend == "graphframes"            # --set after the environment
+    assert cfg.resolve.match_probability == 0.9
+    assert cfg.spark.conf["spark.sql.shuffle.partitions"] == 3
+    assert cfg.origins["graph.backend"] == "--set graph.backend"
+    assert cfg.origins["spark.conf.spark.sql.shuffle.partitions"] == (
+        "environment C360__SPARK__CONF__SPARK.SQL.SHUFFLE.PARTITIONS")
+    with pytest.raises(ConfigError, match=r"environment C360__GRAPH__BACKEN: key 'graph.backen': unknown key "
+                                          r"\(did you mean 'backend'\?\)"):
+        load_config("local", environ={"C360__GRAPH__BACKEN": "local"})
+    with pytest.raises(ConfigError, match=r"--set graph.backend: key 'graph.backend': Input should be"):
+        load_config("local", environ={}, settings=["graph.backend=nope"])
+    with pytest.raises(ConfigError, match=r"--set graph: expected KEY=VALUE"):
+        load_config("local", environ={}, settings=["graph"])
+    with pytest.raises(ConfigError, match=r"'sources' is not a key that can be set one at a time"):
+        load_config("local", environ={}, settings=["sources=[]"])
+
+
+def test_graphframes_comes_from_the_jar_when_one_is_given():
+    from c360.config import C360Config  # noqa: PLC0415
+
+    maven = C360Config()
+    assert maven.graph.graphframes_package in maven.spark_packages() and maven.spark_jars() == []
+    jar = C360Config.model_validate({"graph": {"graphframes_jar": "/jars/gf.jar"}})
+    assert jar.graph.graphframes_package not in jar.spark_packages() and jar.spark_jars() == ["/jars/gf.jar"]
+    local = C360Config.model_validate({"graph": {"backend": "local"}})
+    assert local.graph.graphframes_package not in local.spark_packages()

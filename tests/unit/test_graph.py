@@ -1,3 +1,4 @@
+import os
 import random
 
 import pyarrow as pa
@@ -32,13 +33,42 @@ def union_find_components(vertices, edges):
     return {v: min(members) for members in groups.values() for v in members}
 
 
-def _run(spark, vertices, edges, backend="native"):
+def _graphframes_on_classpath(spark) -> bool:
+    try:
+        spark._jvm.java.lang.Class.forName("org.graphframes.GraphFrame")
+        return True
+    except Exception:
+        return False
+
+
+@pytest.fixture
+def backend(request, spark):
+    """A backend name; GraphFrames must be on the classpath (the test session adds graph.graphframes_jar)."""
+    name = request.param
+    if name.startswith("graphframes") and not _graphframes_on_classpath(spark):
+        message = ("GraphFrames jar not on the classpath: set C360__GRAPH__GRAPHFRAMES_JAR to a GraphFrames "
+                   "jar for Spark 4.1 / Scala 2.13")
+        if os.environ.get("CI"):
+            pytest.fail(message)
+        pytest.skip(message)
+    return name
+
+
+BACKENDS = ["local", "graphframes:two_phase", "graphframes:graphx"]
+
+
+def _config(backend: str, **kw) -> GraphConfig:
+    name, _, algorithm = backend.partition(":")
+    return GraphConfig(backend=name, graphframes_algorithm=algorithm or "two_phase", **kw)
+
+
+def _run(spark, vertices, edges, backend="local"):
     v = spark.createDataFrame([(x,) for x in vertices], "id string")
     e = spark.createDataFrame(edges or [], "src string, dst string")
-    return {r["id"]: r["component"] for r in connected_components(v, e, GraphConfig(backend=backend)).collect()}
+    return {r["id"]: r["component"] for r in connected_components(v, e, _config(backend)).collect()}
 
 
-@pytest.mark.parametrize("backend", ["native", "local"])
+@pytest.mark.parametrize("backend", BACKENDS, indirect=True)
 def test_chain_star_isolated_and_self_loop(spark, backend):
     vertices = ["a", "b", "c", "d", "e", "f", "z"]
     # "é" sorts after "z" in code-point (= UTF-8 byte) order, as in Spark's string order
@@ -48,7 +78,7 @@ def test_chain_star_isolated_and_self_loop(spark, backend):
     assert (got["d"], got["z"], got["é"], got["f"]) == ("a", "z", "z", "e")
 
 
-@pytest.mark.parametrize("backend", ["native", "local"])
+@pytest.mark.parametrize("backend", BACKENDS, indirect=True)
 @pytest.mark.parametrize("seed", [1, 2, 3])
 def test_random_graphs_match_union_find(spark, seed, backend):
     rng = random.Random(seed)
@@ -59,7 +89,9 @@ def test_random_graphs_match_union_find(spark, seed, backend):
     assert _run(spark, vertices, edges, backend) == union_find_components(vertices, edges)
 
 
-def test_auto_backend_agrees_on_both_sides_of_its_limits(spark, monkeypatch):
+@pytest.mark.parametrize("backend", ["graphframes:graphx"], indirect=True)
+def test_auto_backend_agrees_on_both_sides_of_its_limits(spark, backend, monkeypatch):
+    """``auto``: local up to both limits, GraphFrames beyond either."""
     import c360.graph as G
 
     vertices = [f"v{i}" for i in range(40)]
@@ -68,15 +100,15 @@ def test_auto_backend_agrees_on_both_sides_of_its_limits(spark, monkeypatch):
     e = spark.createDataFrame(edges, "src string, dst string")
     expected = union_find_components(vertices, edges)
     ran = []
-    native = G._native
-    monkeypatch.setattr(G, "_native", lambda *a: ran.append("native") or native(*a))
-    for max_edges, max_vertices, backend in ((0, 40, "native"), (len(edges) - 1, 40, "native"),
-                                             (len(edges), 40, "local"), (len(edges), 39, "native")):
+    real = G._graphframes
+    monkeypatch.setattr(G, "_graphframes", lambda *a: ran.append("graphframes") or real(*a))
+    for max_edges, max_vertices, used in ((0, 40, "graphframes"), (len(edges) - 1, 40, "graphframes"),
+                                          (len(edges), 40, "local"), (len(edges), 39, "graphframes")):
         ran.clear()
         config = GraphConfig(backend="auto", local_max_edges=max_edges, local_max_vertices=max_vertices)
         got = connected_components(v, e, config).collect()
         assert {r["id"]: r["component"] for r in got} == expected
-        assert (ran or ["local"]) == [backend], (max_edges, max_vertices)
+        assert (ran or ["local"]) == [used], (max_edges, max_vertices)
 
 
 def test_component_roots_with_repeated_edges_and_byte_order():
@@ -101,30 +133,14 @@ def test_local_backend_vertex_list_with_repeats_and_null(spark):
     assert got == [("a", "a"), ("b", "b"), ("c", "b"), ("d", "b")]
 
 
-@pytest.mark.parametrize("backend", ["native", "local"])
+@pytest.mark.parametrize("backend", BACKENDS, indirect=True)
 def test_vertex_columns_are_kept(spark, backend):
     """Other vertex columns come back beside the component (null for an endpoint that is no vertex)."""
     v = spark.createDataFrame([("b", True, 2), ("a", False, None), ("c", True, 3)], "id string, is_record boolean, n int")
     e = spark.createDataFrame([("c", "b"), ("d", "c")], "src string, dst string")
-    got = sorted(tuple(r) for r in connected_components(v, e, GraphConfig(backend=backend))
+    got = sorted(tuple(r) for r in connected_components(v, e, _config(backend))
                  .select("id", "component", "is_record", "n").collect())
     assert got == [("a", "a", False, None), ("b", "b", True, 2), ("c", "b", True, 3), ("d", "b", None, None)]
-
-
-def _graphframes_on_classpath(spark) -> bool:
-    try:
-        spark._jvm.java.lang.Class.forName("org.graphframes.GraphFrame")
-        return True
-    except Exception:
-        return False
-
-
-def test_graphframes_backend_agrees_with_native(spark):
-    if not _graphframes_on_classpath(spark):
-        pytest.skip("GraphFrames jar not on the classpath (graph.backend: graphframes adds it; see README)")
-    vertices = [f"v{i}" for i in range(30)]
-    edges = [(f"v{i}", f"v{(i * 7) % 30}") for i in range(0, 30, 3)]
-    assert _run(spark, vertices, edges, "graphframes") == _run(spark, vertices, edges, "native")
 
 
 def test_components_round_trip_through_delta(spark, cfg):

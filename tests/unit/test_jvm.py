@@ -10,8 +10,8 @@ from pyspark.sql import functions as F
 from rapidfuzz.distance import JaroWinkler
 
 from c360 import jvm
+from c360.frames import sql_conf
 from c360.resolve.comparisons import JW_FUNCTION, jaro_winkler, jaro_winkler_py
-from c360.session import sql_conf
 
 
 def test_session_has_the_java_jaro_winkler(spark):

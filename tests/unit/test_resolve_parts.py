@@ -19,9 +19,11 @@ from c360.config import (
     ResolveConfig,
 )
 from c360.resolve.blocking import KEY_SEP, candidate_pairs
-from c360.resolve.cluster import assign_ids, guarded_clusters, settle_links, split_conflicts
+from c360.resolve.cluster import guarded_clusters
 from c360.resolve.comparisons import build
 from c360.resolve.evaluate import identity_metrics
+from c360.resolve.guard import settle_links, split_conflicts
+from c360.resolve.ids import assign_ids
 from c360.resolve.model import em, term_frequencies
 
 
@@ -180,13 +182,13 @@ def test_candidate_pairs_equal_a_plain_python_reference(spark):
 # ------------------------------------------------------------------------------------------ clustering
 def _clusters(spark, vertices, strong, weak, cfg=None, conflicts=None):
     """Clusters, held edges and report, checked equal with the neighbourhoods settled on the driver (the
-    ``auto`` graph backend) and on the executors (``native``)."""
+    ``auto`` graph backend) and on the executors (``graphframes``: GraphFrames' components, ``mapInPandas``)."""
     v = spark.createDataFrame([(x, True) for x in vertices], "id string, is_record boolean")
     s = spark.createDataFrame(strong, "src string, dst string")
     w = spark.createDataFrame([(*e, 10.0)[:3] for e in weak], "src string, dst string, weight double")
     c = None if conflicts is None else spark.createDataFrame(conflicts, "src string, dst string")
     found = []
-    for backend in ("auto", "native"):
+    for backend in ("auto", "graphframes"):
         out, held, report = guarded_clusters(v, s, w, cfg or ClusterConfig(), GraphConfig(backend=backend), c)
         found.append(({r["id"]: r["cluster"] for r in out.collect()}, {tuple(r) for r in held.collect()}, report))
     assert found[0] == found[1]

@@ -11,7 +11,7 @@ import pytest
 
 from c360.behaviour.sessions import SQL_CONF, session_profiles, with_session_id, with_session_keys
 from c360.config import SessionizeConfig, load_config
-from c360.session import sql_conf
+from c360.frames import sql_conf
 
 T0 = dt.datetime(2025, 3, 1, 10, 0, 0)
 SCHEMA = ("source_system string, event_id string, anonymous_id string, person_source string, person_ref string, "

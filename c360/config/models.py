@@ -1,34 +1,17 @@
-"""Typed configuration from `conf/` YAML: `conf/base` + `conf/<env>` + an optional `--conf DIR`, applied in
-that order. No Spark import here.
-
-Every YAML file in an overlay directory is merged (alphabetically). A `sources:` list (in `sources.yml`) is
-the whole list of the run's sources: the last overlay that has one replaces the sources of the overlays
-before it, so a user's `--conf DIR/sources.yml` runs their systems and nothing else. A file that says
-`inherit: true` beside its `sources:` adds to the earlier list instead, merged by source `name` (a source with
-the same name replaces the earlier one; `enabled: false` switches one off). `conf/base` has no sources: the
-sample company's mapping is written by `c360 generate` beside its landing files. Any unknown key or wrong type
-fails with :class:`ConfigError` naming the key and the file that set it.
-
-Run ``python -m c360.config show --env local`` to print the merged configuration, or
-``python -m c360.config packages`` for the `--packages` string used by ``make submit``.
-"""
+"""The configuration's typed model: one pydantic class per section of `conf/*.yml`. Every default is here
+or in `conf/base`; an unknown key or a wrong type fails validation (see :mod:`c360.config.loader`)."""
 
 from __future__ import annotations
 
-import difflib
-import os
-import sys
-from pathlib import Path
 from typing import Any, Literal
 
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from c360.canonical import CANONICAL_FIELDS, REQUIRED_FIELDS, SourceFormat, SourceKind
 from c360.errors import ConfigError
+from c360.io.files import join, location
 
 SOURCES_FILE = "sources.yml"
-
 
 class _Model(BaseModel):
     model_config = ConfigDict(extra="forbid", validate_default=True)
@@ -57,18 +40,30 @@ class SparkConfig(_Model):
 
 class GraphConfig(_Model):
     #: connected components: `auto` (`local` up to local_max_edges edges and local_max_vertices vertices, else
-    #: `native`), `local` (on the driver, scipy), `native` (DataFrame large-star/small-star, no extra jar) or
-    #: `graphframes`
-    backend: Literal["auto", "local", "native", "graphframes"] = "auto"
-    graphframes_package: str = "io.graphframes:graphframes-spark4_2.13:0.12.0"
-    max_iterations: int = Field(50, ge=1)
+    #: `graphframes`), `local` (on the driver, scipy) or `graphframes` (GraphFrames' connectedComponents)
+    backend: Literal["auto", "local", "graphframes"] = "auto"
+    #: Maven coordinate of GraphFrames, resolved through spark.jars.packages (a cluster, or Maven Central)
+    graphframes_package: str = "io.graphframes:graphframes-spark4_2.13:0.11.0"
+    #: a GraphFrames jar (path or URI) put on spark.jars instead of resolving graphframes_package
+    graphframes_jar: str | None = None
+    #: GraphFrames' connectedComponents algorithm option
+    graphframes_algorithm: Literal["two_phase", "graphx"] = "two_phase"
+    #: iterations between (reliable) checkpoints of GraphFrames' intermediate graph, under <system>/checkpoints
+    graphframes_checkpoint_interval: int = Field(2, ge=0)
     local_max_edges: int = Field(5_000_000, ge=0)
     local_max_vertices: int = Field(10_000_000, ge=0)
+
+    @property
+    def may_use_graphframes(self) -> bool:
+        return self.backend in ("auto", "graphframes")
 
 
 class LoggingConfig(_Model):
     level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     format: Literal["console", "json"] = "console"
+    #: the embedded JVM's own console output (Ivy's resolution, Spark's log4j lines): `file` sends it to
+    #: <system>/logs/spark.log (a local system path; else ~/.cache/c360/logs), `console` shows it
+    spark_output: Literal["file", "console"] = "file"
 
 
 class RegistryConfig(_Model):
@@ -119,11 +114,6 @@ class GenerateConfig(_Model):
     #: people generated per chunk; bounds memory
     chunk_size: int = Field(50_000, ge=100)
     registry: RegistryConfig = Field(default_factory=RegistryConfig)
-
-
-class IngestConfig(_Model):
-    """Ingestion has no tunables yet (text formats are read PERMISSIVE into `_corrupt_record`; rows that
-    fail are quarantined, never dropped); the section is kept so overlays may name it."""
 
 
 class StandardizeConfig(_Model):
@@ -418,7 +408,6 @@ class C360Config(_Model):
     graph: GraphConfig = Field(default_factory=GraphConfig)
     logging: LoggingConfig = Field(default_factory=LoggingConfig)
     generate: GenerateConfig = Field(default_factory=GenerateConfig)
-    ingest: IngestConfig = Field(default_factory=IngestConfig)
     standardize: StandardizeConfig = Field(default_factory=StandardizeConfig)
     resolve: ResolveConfig = Field(default_factory=ResolveConfig)
     sessionize: SessionizeConfig = Field(default_factory=SessionizeConfig)
@@ -439,197 +428,15 @@ class C360Config(_Model):
 
     @property
     def system_path(self) -> str:
-        return self.paths.system or os.path.join(self.paths.warehouse, "_system")
+        return location(self.paths.system) if self.paths.system else join(self.paths.warehouse, "_system")
 
     def spark_packages(self) -> list[str]:
         packages = list(self.spark.packages)
-        if self.graph.backend == "graphframes":
+        if self.graph.may_use_graphframes and not self.graph.graphframes_jar:
             packages.append(self.graph.graphframes_package)
         return packages
 
+    def spark_jars(self) -> list[str]:
+        """Jars (paths or URIs) for spark.jars besides c360's own Java functions."""
+        return [self.graph.graphframes_jar] if self.graph.graphframes_jar else []
 
-# ---------------------------------------------------------------------------------------------- loading
-def default_conf_root() -> Path:
-    """`$C360_CONF_ROOT`, else `./conf`, else the `conf/` beside the installed package (a source checkout)."""
-    env_root = os.environ.get("C360_CONF_ROOT")
-    if env_root:
-        return Path(env_root)
-    cwd_conf = Path.cwd() / "conf"
-    if (cwd_conf / "base").is_dir():
-        return cwd_conf
-    return Path(__file__).resolve().parent.parent / "conf"
-
-
-def _read_yaml(path: Path) -> dict[str, Any]:
-    try:
-        data = yaml.safe_load(path.read_text()) or {}
-    except yaml.YAMLError as e:
-        raise ConfigError(f"{path}: not valid YAML: {e}") from e
-    if not isinstance(data, dict):
-        raise ConfigError(f"{path}: top level must be a mapping of keys, got {type(data).__name__}")
-    return data
-
-
-def _merge(base: dict, overlay: dict, origins: dict[str, str], file: str, prefix: str = "") -> dict:
-    out = dict(base)
-    for key, value in overlay.items():
-        dotted = f"{prefix}{key}"
-        if isinstance(value, dict) and isinstance(out.get(key), dict):
-            out[key] = _merge(out[key], value, origins, file, dotted + ".")
-        else:
-            out[key] = value
-        origins[dotted] = file
-    return out
-
-
-def _merge_sources(base: list[dict], overlay: Any, origins: dict[str, str], file: str) -> list[dict]:
-    if not isinstance(overlay, list):
-        raise ConfigError(f"{file}: 'sources' must be a list of source mappings")
-    by_name = {s.get("name"): s for s in base}
-    for i, src in enumerate(overlay):
-        if not isinstance(src, dict) or "name" not in src:
-            raise ConfigError(f"{file}: sources[{i}] must be a mapping with a 'name'")
-        by_name[src["name"]] = src
-        origins[f"sources.{src['name']}"] = file
-    return list(by_name.values())
-
-
-ConfDirs = str | os.PathLike | list[str | os.PathLike] | tuple[str | os.PathLike, ...] | None
-
-
-def _overlay_dirs(conf_root: Path, env: str, extra: ConfDirs) -> list[Path]:
-    base = conf_root / "base"
-    if not base.is_dir():
-        raise ConfigError(f"configuration root {conf_root} has no 'base' directory (set C360_CONF_ROOT)")
-    env_dir = conf_root / env
-    if env != "base" and not env_dir.is_dir():
-        known = sorted(p.name for p in conf_root.iterdir() if p.is_dir())
-        raise ConfigError(f"--env {env}: no directory {env_dir}; known environments: {known}")
-    dirs = [base] + ([env_dir] if env != "base" else [])
-    extras = [] if extra is None else [extra] if isinstance(extra, (str, os.PathLike)) else list(extra)
-    for e in extras:
-        if not Path(e).is_dir():
-            raise ConfigError(f"--conf {e}: directory does not exist")
-        dirs.append(Path(e))
-    return dirs
-
-
-def load_raw(env: str = "local", extra: ConfDirs = None,
-             conf_root: Path | None = None) -> tuple[dict[str, Any], dict[str, str]]:
-    """Merged YAML as plain dicts, and the file each key came from. ``extra``: one ``--conf`` directory or
-    several, applied in order."""
-    conf_root = conf_root or default_conf_root()
-    merged: dict[str, Any] = {"env": env}
-    sources: list[dict] = []
-    origins: dict[str, str] = {}
-    for d in _overlay_dirs(conf_root, env, extra):
-        layer: list[dict] | None = None  # this directory's sources (its files add to each other)
-        for path in sorted(list(d.glob("*.yml")) + list(d.glob("*.yaml"))):
-            data = _read_yaml(path)
-            inherit = data.pop("inherit", False)
-            if not isinstance(inherit, bool):
-                raise ConfigError(f"{path}: key 'inherit' must be true or false")
-            if "sources" in data:
-                # the whole list of the run's sources, unless `inherit: true` adds it to the earlier layers'
-                start = layer if layer is not None else (sources if inherit else [])
-                layer = _merge_sources(start, data.pop("sources"), origins, str(path))
-            elif inherit:
-                raise ConfigError(f"{path}: key 'inherit' goes with a 'sources:' list")
-            merged = _merge(merged, data, origins, str(path))
-        if layer is not None:
-            sources = layer
-    merged["sources"] = sources
-    return merged, origins
-
-
-def _describe(err: dict, raw: dict, origins: dict[str, str], model: type[BaseModel]) -> str:
-    loc = list(err["loc"])
-    # name the source rather than its position in the merged list
-    if loc and loc[0] == "sources" and len(loc) > 1 and isinstance(loc[1], int):
-        name = raw["sources"][loc[1]].get("name", f"#{loc[1]}")
-        file = origins.get(f"sources.{name}", "?")
-        key = ".".join(str(p) for p in loc[2:] if not str(p).startswith("function-after")) or "(source)"
-        where = f"{file}: source '{name}', key '{key}'"
-    else:
-        dotted = ".".join(str(p) for p in loc)
-        file = next((origins[p] for p in _prefixes(dotted) if p in origins), "?")
-        where = f"{file}: key '{dotted}'"
-    msg = err["msg"]
-    if err["type"] == "extra_forbidden":
-        msg = "unknown key"
-        suggestion = _suggest(loc, model)
-        if suggestion:
-            msg += f" (did you mean '{suggestion}'?)"
-    return f"{where}: {msg}"
-
-
-def _prefixes(dotted: str) -> list[str]:
-    parts = dotted.split(".")
-    return [".".join(parts[:i]) for i in range(len(parts), 0, -1)]
-
-
-def _suggest(loc: list, model: type[BaseModel]) -> str | None:
-    """Closest valid key for a misspelt one."""
-    current: Any = model
-    for part in loc[:-1]:
-        if isinstance(part, int):
-            continue
-        field = getattr(current, "model_fields", {}).get(part)
-        if field is None:
-            return None
-        ann = field.annotation
-        inner = getattr(ann, "__args__", (ann,))
-        current = next((a for a in inner if isinstance(a, type) and issubclass(a, BaseModel)), None)
-        if current is None:
-            return None
-    names = list(getattr(current, "model_fields", {}))
-    aliases = [f.alias for f in getattr(current, "model_fields", {}).values() if f.alias]
-    match = difflib.get_close_matches(str(loc[-1]), names + aliases, n=1)
-    return match[0] if match else None
-
-
-def load_config(env: str = "local", extra: ConfDirs = None, *, conf_root: Path | None = None,
-                warehouse: str | None = None, landing: str | None = None) -> C360Config:
-    """Load, merge and validate the configuration. Raises ConfigError naming key and file."""
-    raw, origins = load_raw(env, extra, conf_root)
-    if warehouse:
-        raw.setdefault("paths", {})["warehouse"] = str(warehouse)
-        origins["paths.warehouse"] = "--warehouse"
-    if landing:
-        raw.setdefault("paths", {})["landing"] = str(landing)
-        origins["paths.landing"] = "--landing"
-    try:
-        cfg = C360Config.model_validate(raw)
-    except ValidationError as e:
-        lines = [_describe(err, raw, origins, C360Config) for err in e.errors()]
-        raise ConfigError("invalid configuration:\n  " + "\n  ".join(lines)) from None
-    names = [s.name for s in cfg.sources]
-    dupes = {n for n in names if names.count(n) > 1}
-    if dupes:
-        raise ConfigError(f"{SOURCES_FILE}: duplicate source names {sorted(dupes)}")
-    cfg.origins = origins
-    return cfg
-
-
-def _main(argv: list[str]) -> int:
-    import argparse
-
-    p = argparse.ArgumentParser(prog="python -m c360.config")
-    p.add_argument("what", choices=["show", "packages"])
-    p.add_argument("--env", default="local")
-    p.add_argument("--conf", default=None)
-    a = p.parse_args(argv)
-    try:
-        cfg = load_config(a.env, a.conf)
-    except ConfigError as e:
-        print(f"c360: {e}", file=sys.stderr)
-        return 2
-    if a.what == "packages":
-        print(",".join(cfg.spark_packages()))
-    else:
-        print(yaml.safe_dump(cfg.model_dump(mode="json", by_alias=True), sort_keys=False))
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(_main(sys.argv[1:]))

@@ -1,0 +1,133 @@
+"""Every file that is not a Delta table (model files, run reports, term frequencies' folders, landing files),
+through Hadoop's FileSystem API: the same calls work on a local disk (``file:``), HDFS (``hdfs://``) and object
+stores (``s3a://``, ``abfss://``, ``gs://``), with the session's Hadoop configuration (credentials, endpoints).
+
+Locations are URI strings, never :class:`pathlib.Path`:
+
+- :func:`location` makes a configured path a location: a URI is kept as written; a path without a scheme is
+  a local path, made absolute (relative paths are relative to the working directory, as on a command line).
+- :func:`join` appends parts with ``/``.
+
+The functions that touch storage take the SparkSession whose JVM and Hadoop configuration they use.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from pyspark.sql import SparkSession
+
+_SCHEME = re.compile(r"^[a-zA-Z][a-zA-Z0-9+.-]*:")
+_WINDOWS_DRIVE = re.compile(r"^[a-zA-Z]:[\\/]")
+
+
+def has_scheme(path: str) -> bool:
+    """Whether ``path`` is a URI (``s3a://b/k``, ``file:/x``), not a local path."""
+    return bool(_SCHEME.match(path)) and not _WINDOWS_DRIVE.match(path)
+
+
+def location(path: str | os.PathLike) -> str:
+    """A configured path as a location: URIs unchanged (less a trailing ``/``), local paths made absolute."""
+    text = os.fspath(path)
+    if has_scheme(text):
+        stripped = text.rstrip("/")
+        return text if stripped.endswith(":") else stripped
+    return os.path.abspath(text)
+
+
+def join(base: str | os.PathLike, *parts: str) -> str:
+    """``base/part/part`` for a location (a URI's scheme and authority are kept)."""
+    out = location(base)
+    for part in parts:
+        out = out.rstrip("/") + "/" + str(part).strip("/")
+    return out
+
+
+def is_local(path: str) -> bool:
+    """Whether a location is on this machine's own disk (no scheme, or ``file:``)."""
+    return not has_scheme(path) or path.lower().startswith("file:")
+
+
+def local_path(path: str) -> str:
+    """The local filesystem path of a local location (``file:///tmp/x`` -> ``/tmp/x``)."""
+    if not is_local(path):
+        raise ValueError(f"{path} is not a local path")
+    if has_scheme(path):
+        from urllib.parse import unquote, urlparse  # noqa: PLC0415
+
+        return unquote(urlparse(path).path)
+    return os.path.abspath(path)
+
+
+# ------------------------------------------------------------------------------------- Hadoop filesystem
+def _fs(spark: SparkSession, path: str):
+    jvm = spark.sparkContext._jvm
+    hpath = jvm.org.apache.hadoop.fs.Path(location(path))
+    return hpath.getFileSystem(spark.sparkContext._jsc.hadoopConfiguration()), hpath
+
+
+def exists(spark: SparkSession, path: str) -> bool:
+    fs, p = _fs(spark, path)
+    return bool(fs.exists(p))
+
+
+def read_text(spark: SparkSession, path: str) -> str | None:
+    """The file's text (UTF-8), or None when there is no such file."""
+    fs, p = _fs(spark, path)
+    if not fs.exists(p):
+        return None
+    jvm = spark.sparkContext._jvm
+    stream = fs.open(p)
+    try:
+        data = jvm.org.apache.commons.io.IOUtils.toByteArray(stream)
+    finally:
+        stream.close()
+    return bytes(data).decode("utf-8")
+
+
+def write_text(spark: SparkSession, path: str, text: str) -> None:
+    """Write (replace) a small text file: to a temporary name beside it, then renamed over it, so a reader sees
+    the old file or the new one (object stores without rename see one complete write)."""
+    fs, p = _fs(spark, path)
+    jvm = spark.sparkContext._jvm
+    fs.mkdirs(p.getParent())
+    tmp = jvm.org.apache.hadoop.fs.Path(p.getParent(), f".{p.getName()}.{os.getpid()}.tmp")
+    out = fs.create(tmp, True)
+    try:
+        out.write(bytearray(text.encode("utf-8")))
+    finally:
+        out.close()
+    if fs.exists(p):
+        fs.delete(p, False)
+    if not fs.rename(tmp, p):
+        fs.delete(tmp, False)
+        raise OSError(f"could not write {path}")
+
+
+def delete(spark: SparkSession, path: str, recursive: bool = True) -> bool:
+    fs, p = _fs(spark, path)
+    return bool(fs.delete(p, recursive))
+
+
+@dataclass(frozen=True)
+class FileInfo:
+    path: str
+    size: int
+    mtime: int  #: modification time, ms since the epoch
+
+
+def list_files(spark: SparkSession, pattern: str) -> list[FileInfo]:
+    """Files matching a glob (a folder: the files in it), without hidden ones (``_``, ``.``), sorted."""
+    fs, hpath = _fs(spark, pattern)
+    out = []
+    for st in fs.globStatus(hpath) or []:
+        children = fs.listStatus(st.getPath()) if st.isDirectory() else [st]
+        for child in children:
+            name = child.getPath().getName()
+            if child.isFile() and not name.startswith(("_", ".")):
+                out.append(FileInfo(child.getPath().toString(), child.getLen(), child.getModificationTime()))
+    return sorted(out, key=lambda f: f.path)
