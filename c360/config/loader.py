@@ -35,7 +35,7 @@ def default_conf_root() -> Path:
     cwd_conf = Path.cwd() / "conf"
     if (cwd_conf / "base").is_dir():
         return cwd_conf
-    return Path(__file__).resolve().parent.parent / "conf"
+    return Path(__file__).resolve().parents[2] / "conf"
 
 
 def _read_yaml(path: Path) -> dict[str, Any]:

@@ -94,6 +94,7 @@ def write_text(spark: SparkSession, path: str, text: str) -> None:
     the old file or the new one (object stores without rename see one complete write)."""
     fs, p = _fs(spark, path)
     jvm = spark.sparkContext._jvm
+    fs.setWriteChecksum(False)  # no .crc side files on a local disk (object stores keep their own checksums)
     fs.mkdirs(p.getParent())
     tmp = jvm.org.apache.hadoop.fs.Path(p.getParent(), f".{p.getName()}.{os.getpid()}.tmp")
     out = fs.create(tmp, True)

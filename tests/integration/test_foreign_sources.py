@@ -94,7 +94,7 @@ def user(tmp_path_factory, spark):
 def test_only_the_users_sources_take_part(user, spark):
     cfg = user["cfg"]
     assert [s.name for s in cfg.sources] == ["registry", "clinic", "clinic_orders"]
-    assert not exists(cfg, bronze_table("crm"))
+    assert not exists(spark, cfg, bronze_table("crm"))
     systems = {r[0] for r in read_table(spark, cfg, table("silver.person")).select("source_system").distinct().collect()}
     assert systems == {"registry", "clinic"}
 

@@ -42,7 +42,7 @@ def test_stages_with_a_file_uri_warehouse_write_only_under_it(spark, tmp_path, m
         run_job(stage, ctx)
 
     # every table, the model, its term frequencies and the run reports are under the warehouse URI
-    for fqn in ("bronze.crm", "bronze.ingest_log", "silver.person", "silver.customer_xref", "silver.sessions"):
+    for fqn in ("bronze.crm", "bronze.ingest_log", "silver.person", "silver.customer_xref", "silver.web_sessions"):
         spec = table(fqn)
         assert spec.path(cfg).startswith("file:///"), spec.path(cfg)
         assert exists(spark, cfg, spec), fqn

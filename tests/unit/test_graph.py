@@ -34,11 +34,11 @@ def union_find_components(vertices, edges):
 
 
 def _graphframes_on_classpath(spark) -> bool:
-    try:
-        spark._jvm.java.lang.Class.forName("org.graphframes.GraphFrame")
-        return True
-    except Exception:
-        return False
+    """Whether the session loads GraphFrames (jars of spark.jars are in the context class loader, not the
+    system one that a plain Class.forName asks)."""
+    from py4j.java_gateway import JavaClass  # noqa: PLC0415
+
+    return isinstance(spark._jvm.org.graphframes.GraphFrame, JavaClass)
 
 
 @pytest.fixture

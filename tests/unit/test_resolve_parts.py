@@ -182,14 +182,14 @@ def test_candidate_pairs_equal_a_plain_python_reference(spark):
 # ------------------------------------------------------------------------------------------ clustering
 def _clusters(spark, vertices, strong, weak, cfg=None, conflicts=None):
     """Clusters, held edges and report, checked equal with the neighbourhoods settled on the driver (the
-    ``auto`` graph backend) and on the executors (``graphframes``: GraphFrames' components, ``mapInPandas``)."""
+    ``auto`` graph backend) and on the executors (``mapInPandas``: more core links than ``local_max_edges``)."""
     v = spark.createDataFrame([(x, True) for x in vertices], "id string, is_record boolean")
     s = spark.createDataFrame(strong, "src string, dst string")
     w = spark.createDataFrame([(*e, 10.0)[:3] for e in weak], "src string, dst string, weight double")
     c = None if conflicts is None else spark.createDataFrame(conflicts, "src string, dst string")
     found = []
-    for backend in ("auto", "graphframes"):
-        out, held, report = guarded_clusters(v, s, w, cfg or ClusterConfig(), GraphConfig(backend=backend), c)
+    for graph in (GraphConfig(backend="auto"), GraphConfig(backend="local", local_max_edges=0)):
+        out, held, report = guarded_clusters(v, s, w, cfg or ClusterConfig(), graph, c)
         found.append(({r["id"]: r["cluster"] for r in out.collect()}, {tuple(r) for r in held.collect()}, report))
     assert found[0] == found[1]
     return found[0]
