@@ -11,8 +11,7 @@
   iterations and the algorithm option ``graph.graphframes_algorithm``.
 
 Both return ``(id, component)`` where ``component`` is the smallest ``id`` of the component (string order),
-so results do not depend on the backend. (A DataFrame large-star/small-star backend was measured beside
-GraphFrames and removed: at 5 million edges it took 560 s against GraphFrames' 233 s; docs/benchmarks.md.)
+so results do not depend on the backend.
 """
 
 from __future__ import annotations
