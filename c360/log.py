@@ -65,6 +65,17 @@ def console():
 
 
 @contextmanager
+def _spinner(name: str) -> Iterator[None]:
+    """A transient line ``⠋ <stage> running 0:01:23`` under the log lines (which rich prints above it)."""
+    from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn  # noqa: PLC0415
+
+    with Progress(SpinnerColumn(), TextColumn(f"[bold]{name}[/bold] running"), TimeElapsedColumn(),
+                  console=console(), transient=True) as progress:
+        progress.add_task(name, total=None)
+        yield
+
+
+@contextmanager
 def stage(name: str, **fields) -> Iterator[dict]:
     """One stage: a spinner with the elapsed time while it runs (in a terminal), then one line with its
     duration and what it read and wrote; yields a dict the stage adds those facts to. JSON logs (a cluster)
@@ -73,10 +84,9 @@ def stage(name: str, **fields) -> Iterator[dict]:
     facts: dict = {}
     if _format == "json":
         logger.info(f"{name}: started", **fields)
-    spinner = console().status(f"[bold]{name}[/bold] running…", spinner="dots") if _interactive() else nullcontext()
     t0 = time.perf_counter()
     try:
-        with spinner:
+        with _spinner(name) if _interactive() else nullcontext():
             yield facts
     except Exception:
         logger.error(f"{name}: failed", seconds=round(time.perf_counter() - t0, 1), **fields)

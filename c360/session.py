@@ -77,7 +77,8 @@ def spark_log_file(cfg: C360Config) -> str | None:
 def _tail(path: str, lines: int = 8) -> str:
     try:
         with open(path, errors="replace") as f:
-            last = [ln.rstrip() for ln in f.readlines()[-200:] if ln.strip()][-lines:]
+            last = [ln.rstrip() for ln in f.readlines()[-300:]
+                    if ln.strip() and not ln.lstrip().startswith(("at ", "..."))][-lines:]
     except OSError:
         return ""
     return ("; its last lines:\n  " + "\n  ".join(last)) if last else ""
@@ -139,7 +140,8 @@ def get_spark(cfg: C360Config) -> SparkSession:
         hint = (f" If a package could not be resolved ({packages}): check spark.repositories, give GraphFrames as a "
                 "local jar (graph.graphframes_jar), or use graph.backend: local." if packages else "")
         where = f" Spark's own output: {jvm_log}{_tail(jvm_log)}" if jvm_log else ""
-        raise C360Error(f"Spark did not start: {str(e).splitlines()[0][:300]}.{hint}{where}") from e
+        first = str(e).splitlines()[0][:300].rstrip(".")
+        raise C360Error(f"Spark did not start: {first}.{hint}{where}") from e
     spark.sparkContext.setLogLevel(cfg.spark.log_level)
     if not spark.sparkContext.getCheckpointDir():
         spark.sparkContext.setCheckpointDir(join(cfg.system_path, "checkpoints"))
