@@ -19,14 +19,14 @@ import time
 from pyspark.sql import functions as F
 
 from c360.io import files
-from c360.io.delta import exists, read_table, write_table
+from c360.io.delta import exists, read_optional, read_table, write_table
 from c360.log import get_logger
 from c360.pipelines import JobContext
 from c360.resolve.blocking import (
     record_key,
 )
 from c360.resolve.ids import assign_ids
-from c360.resolve.links import login_links, object_links
+from c360.resolve.links import OBJECT_TABLES, login_links, object_links
 from c360.resolve.matching import match, rule_yield
 from c360.resolve.survivorship import golden_records
 from c360.tables import table
@@ -44,7 +44,8 @@ def run(ctx: JobContext, retrain: bool = False, full: bool = False) -> dict:
 
     person = read_table(spark, cfg, table("silver.person"))
     keys = person.select(record_key().alias("rk"))
-    logins, login_report = login_links(spark, cfg, keys)
+    logins, login_report = login_links(read_optional(spark, cfg, table("silver.events")), keys,
+                                       cfg.resolve.login_links)
     edges_spec = table("silver.identity_edges")
     stored = read_table(spark, cfg, edges_spec) if not full and exists(spark, cfg, edges_spec) else None
     found = match(spark, cfg, person, logins, retrain=retrain, stored_edges=stored, step=step)
@@ -103,7 +104,9 @@ def run(ctx: JobContext, retrain: bool = False, full: bool = False) -> dict:
     golden = golden_records(person_rows, cfg)
     write_table(spark, cfg, table("silver.golden_customer"), golden, mode="overwrite")
     contacts = person_rows.select("customer_id", "email", "phone")
-    write_table(spark, cfg, table("silver.object_xref"), object_links(spark, cfg, xref, contacts), mode="overwrite")
+    objects = {name: df for name in OBJECT_TABLES if (df := read_optional(spark, cfg, table(name))) is not None}
+    write_table(spark, cfg, table("silver.object_xref"), object_links(objects, xref, contacts,
+                                                                          cfg.standardize.default_phone_region), mode="overwrite")
 
     step("golden records and object links written")
     summary = read_table(spark, cfg, xref_spec).where("record_type = 'person'").agg(

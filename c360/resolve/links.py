@@ -10,12 +10,11 @@
 
 from __future__ import annotations
 
-from pyspark.sql import DataFrame, SparkSession, Window
+from pyspark.sql import DataFrame, Window
 from pyspark.sql import functions as F
 
-from c360.config import C360Config
+from c360.config import LoginLinkConfig
 from c360.frames import empty_frame
-from c360.io.delta import exists, read_table
 from c360.resolve.blocking import record_key
 from c360.standardize import columns as C
 from c360.tables import table
@@ -29,14 +28,14 @@ OBJECT_TABLES = {
 }
 
 
-def login_links(spark: SparkSession, cfg: C360Config, record_keys: DataFrame) -> tuple[DataFrame, dict]:
-    """``(cookie, source_system, anonymous_id, rk)`` edges, and a report."""
-    empty = empty_frame(spark, "cookie string, source_system string, anonymous_id string, rk string")
-    spec = table("silver.events")
-    if not cfg.resolve.login_links.enabled or not exists(spark, cfg, spec):
+def login_links(events: DataFrame | None, record_keys: DataFrame, config: LoginLinkConfig
+                ) -> tuple[DataFrame, dict]:
+    """``(cookie, source_system, anonymous_id, rk)`` edges from ``silver.events`` (None: no event source), and a
+    report."""
+    if not config.enabled or events is None:
+        empty = empty_frame(record_keys.sparkSession, "cookie string, source_system string, anonymous_id string, rk string")
         return empty, {"cookies_linked": 0, "shared_device_cookies": 0}
-    ev = read_table(spark, cfg, spec)
-    logins = (ev.where(F.col("person_ref").isNotNull() & F.col("anonymous_id").isNotNull())
+    logins = (events.where(F.col("person_ref").isNotNull() & F.col("anonymous_id").isNotNull())
               .select("source_system", "anonymous_id",
                       record_key(F.coalesce("person_source", F.lit("")), "person_ref").alias("rk"))
               .distinct()
@@ -44,7 +43,7 @@ def login_links(spark: SparkSession, cfg: C360Config, record_keys: DataFrame) ->
               .withColumn("cookie", record_key("source_system", "anonymous_id"))
               .withColumn("_records", F.count(F.lit(1)).over(Window.partitionBy("cookie")))
               .localCheckpoint())
-    shared = F.col("_records") > cfg.resolve.login_links.max_records_per_cookie
+    shared = F.col("_records") > config.max_records_per_cookie
     row = logins.agg(F.countDistinct(F.when(~shared, F.col("cookie"))).alias("linked"),
                      F.countDistinct(F.when(shared, F.col("cookie"))).alias("shared")).first()
     report = {"cookies_linked": row["linked"], "shared_device_cookies": row["shared"]}
@@ -58,19 +57,19 @@ def _unique_contact(records: DataFrame, column: str) -> DataFrame:
             .agg(F.countDistinct("customer_id").alias("_n"), F.min("customer_id").alias("_cid")))
 
 
-def object_links(spark: SparkSession, cfg: C360Config, xref: DataFrame, records: DataFrame) -> DataFrame:
-    """``(object_type, source_system, object_id, customer_id, link_method)`` for every linked-able object."""
+def object_links(objects: dict[str, DataFrame], xref: DataFrame, records: DataFrame, phone_region: str) -> DataFrame:
+    """``(object_type, source_system, object_id, customer_id, link_method)`` for every object of ``objects``
+    (silver table name -> its rows, for the tables of :data:`OBJECT_TABLES` that exist)."""
     by_ref = xref.select(F.col("source_system").alias("_ps"), F.col("source_record_id").alias("_pr"),
                          F.col("customer_id").alias("_ref_cid"))
     emails = _unique_contact(records, "email")
     phones = _unique_contact(records, "phone")
     out = None
-    region = cfg.standardize.default_phone_region
+    region = phone_region
     for name, (otype, id_col) in OBJECT_TABLES.items():
-        spec = table(name)
-        if not exists(spark, cfg, spec):
+        df = objects.get(name)
+        if df is None:
             continue
-        df = read_table(spark, cfg, spec)
         cols = df.columns
         obj = df.select(
             F.lit(otype).alias("object_type"), "source_system", F.col(id_col).cast("string").alias("object_id"),
@@ -94,5 +93,5 @@ def object_links(spark: SparkSession, cfg: C360Config, xref: DataFrame, records:
                          method.alias("link_method"))
         out = obj if out is None else out.unionByName(obj)
     if out is None:
-        return empty_frame(spark, table("silver.object_xref").ddl())
+        return empty_frame(xref.sparkSession, table("silver.object_xref").ddl())
     return out
