@@ -1,0 +1,1 @@
+"""Predictive models on Spark ML (cross-sell association rules so far)."""
