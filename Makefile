@@ -40,6 +40,7 @@ demo: $(STAMP)   ## generate PEOPLE people and run the whole pipeline on embedde
 	$(C360) run all --env $(ENV) --conf $(DEMO_DIR)/landing --landing $(DEMO_DIR)/landing \
 	  --warehouse $(DEMO_DIR)/warehouse $(ARGS)
 	$(C360) evaluate-identity --env $(ENV) --warehouse $(DEMO_DIR)/warehouse --truth $(DEMO_DIR)/landing/_truth
+	$(C360) evaluate-models --env $(ENV) --warehouse $(DEMO_DIR)/warehouse --truth $(DEMO_DIR)/landing/_truth
 
 test: $(STAMP)   ## run the whole test suite
 	$(BIN)/python -m pytest $(ARGS)

@@ -104,7 +104,7 @@ def _simple_job(name: str) -> None:
     cli.command(name=name, help=job.summary + suffix)(command)
 
 
-for _name in ("ingest", "standardize", "features", "train", "score", "publish",
+for _name in ("ingest", "standardize", "features", "train", "publish",
               "quality", "report"):
     _simple_job(_name)
 
@@ -122,6 +122,14 @@ for _name in ("ingest", "standardize", "features", "train", "score", "publish",
                    "contact points and another error model.")
 def generate(ctx, people, seed, out, overwrite, profile):
     _execute("generate", ctx, people=people, seed=seed, out=out, overwrite=overwrite, profile=profile)
+
+
+@cli.command(help=JOBS["score"].summary)
+@common_options(with_as_of=True)
+@click.option("--model-version", default=None, metavar="VERSION",
+              help="The training run to score with (default: the latest; versions in gold.model_metrics).")
+def score(ctx, model_version):
+    _execute("score", ctx, model_version=model_version)
 
 
 @cli.command(help=JOBS["resolve"].summary)
@@ -151,6 +159,13 @@ def profile(ctx, customer_id):
 @click.option("--truth", required=True, metavar="DIR", help="The generator's _truth folder.")
 def evaluate_identity(ctx, truth):
     _execute("evaluate-identity", ctx, truth=truth)
+
+
+@cli.command(name="evaluate-models", help=JOBS["evaluate-models"].summary)
+@common_options(with_as_of=True)
+@click.option("--truth", required=True, metavar="DIR", help="The generator's _truth folder.")
+def evaluate_models(ctx, truth):
+    _execute("evaluate-models", ctx, truth=truth)
 
 
 @cli.command(name="explain-match", help=JOBS["explain-match"].summary)

@@ -50,3 +50,9 @@ class QualityGateError(C360Error):
     """A data-quality gate failed: the message names the table and the expectation."""
 
     exit_code = 3
+
+
+class NotTrainedError(C360Error):
+    """A job needs a trained model and there is none (or not the version asked for)."""
+
+    exit_code = 2

@@ -137,8 +137,24 @@ _SPECS = [
        "One row per customer: RFM, profitability, CLV, lifecycle, value tier, behaviour, segments, support, "
        "social, enrichment (docs/features.md)."),
     _t("gold", "cross_sell_rules", ("antecedent", "consequent"),
-       "antecedent array<string>, consequent array<string>, support double, confidence double, lift double",
-       "train", "FP-Growth association rules."),
+       "antecedent array<string>, consequent array<string>, support double, confidence double, lift double, "
+       "version string, as_of date", "train",
+       "FP-Growth association rules between products (one-item consequents) of the latest training run.",
+       write_mode="overwrite"),
+    _t("gold", "customer_scores", ("customer_id", "as_of"),
+       "customer_id string, as_of date, churn_probability double, churn_risk string, "
+       "propensity map<string,double>, model_versions map<string,string>", "score",
+       "Per customer and scoring date: calibrated churn probability and risk band for (as_of, as_of + horizon], "
+       "propensity per category and campaign offer, the model versions used.", partition_by=("as_of",)),
+    _t("gold", "next_best_offers", ("customer_id", "as_of", "rank"),
+       "customer_id string, as_of date, rank int, offer_id string, expected_value double, p_accept double, "
+       "channel string, reason string", "score",
+       "Per customer and scoring date: the top eligible offers by expected value, with the reason.",
+       partition_by=("as_of",)),
+    _t("gold", "customer_alerts", ("customer_id", "alert", "as_of"),
+       "customer_id string, alert string, as_of date, severity string, action string, evidence string", "score",
+       "One row per customer, alert rule that holds and scoring date, with the evidence (JSON).",
+       partition_by=("as_of",)),
     _t("gold", "model_metrics", ("model", "version"),
        "model string, version string, trained_at timestamp, params string, metrics string", "train",
        "One row per trained model version (also identity evaluation, BG/NBD and Gamma-Gamma fits)."),

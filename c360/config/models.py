@@ -365,6 +365,137 @@ class FeaturesConfig(_Model):
     segments: SegmentsConfig = Field(default_factory=SegmentsConfig)
 
 
+# ---------------------------------------------------------------------------------------------- models
+Estimator = Literal["logistic", "gbt"]
+
+
+class TuningConfig(_Model):
+    #: k-fold cross-validation over the grid of the chosen estimator, on the training split
+    folds: int = Field(3, ge=2)
+    #: stop trying grid points after this many seconds (the best so far wins); the first point always runs
+    max_seconds: float = Field(300, gt=0)
+    #: Spark ML parameter -> values, per estimator (each combination is a grid point)
+    grid: dict[Estimator, dict[str, list[float | int]]] = Field(default_factory=lambda: {
+        "logistic": {"regParam": [0.0, 0.01, 0.1], "elasticNetParam": [0.0]},
+        "gbt": {"maxDepth": [3, 5], "maxIter": [40], "stepSize": [0.1]}})
+
+
+class ClassifierConfig(_Model):
+    #: label window in days after the training cutoff; `train --as-of D` uses cutoff D - horizon_days
+    horizon_days: int = Field(90, ge=1)
+    estimator: Estimator = "gbt"
+    #: balanced: each class weighs half of the training rows (rare positives count more); none: every row 1
+    class_weight: Literal["balanced", "none"] = "balanced"
+    tuning: TuningConfig = Field(default_factory=TuningConfig)
+
+
+class ChurnConfig(ClassifierConfig):
+    #: churn_risk bands over churn_probability: medium from the first, high from the second
+    risk_cutoffs: dict[Literal["medium", "high"], float] = Field(
+        default_factory=lambda: {"medium": 0.4, "high": 0.7})
+
+
+class PropensityConfig(ClassifierConfig):
+    estimator: Estimator = "logistic"
+    #: product categories modelled: null = the most bought (up to max_categories) with enough positives
+    categories: list[str] | None = None
+    max_categories: int = Field(20, ge=1)
+    #: a category or campaign offer needs this many positive training rows to get a model
+    min_positives: int = Field(20, ge=1)
+    #: also a model per campaign offer (silver.campaign_responses.offer) with at least min_responses sends
+    campaign_offers: bool = True
+    min_responses: int = Field(1000, ge=1)
+
+
+class CrossSellConfig(_Model):
+    #: FP-Growth thresholds over baskets (the distinct products of each order)
+    min_support: float = Field(0.002, gt=0, le=1)
+    min_confidence: float = Field(0.1, ge=0, le=1)
+    #: recommendations kept per customer
+    top_n: int = Field(5, ge=1)
+    #: only orders of the last lookback_days before as_of (null: all history)
+    lookback_days: int | None = Field(None, ge=1)
+
+
+class MlflowConfig(_Model):
+    #: auto: track runs when mlflow is installed; true: require it; false: never
+    enabled: Literal["auto", True, False] = "auto"
+    #: null: a local file store under <system>/mlruns
+    tracking_uri: str | None = None
+    experiment: str = "c360"
+
+
+class ModelsConfig(_Model):
+    seed: int = 42
+    #: share of customers held out for the metrics (the same customers for every cutoff)
+    test_fraction: float = Field(0.25, gt=0, lt=1)
+    #: stacked training cutoffs: D - horizon, then step_days earlier each (null step: the horizon)
+    training_cutoffs: int = Field(1, ge=1)
+    cutoff_step_days: int | None = Field(None, ge=1)
+    #: a model needs this many labelled rows with both classes present, else it is skipped (logged)
+    min_rows: int = Field(50, ge=2)
+    #: feature columns never used (undated snapshots, identifiers); the rest of gold.customer_features is
+    numeric_exclude: list[str] = Field(default_factory=list)
+    #: string features one-hot encoded (those present)
+    categorical: list[str] = Field(default_factory=list)
+    churn: ChurnConfig = Field(default_factory=ChurnConfig)
+    propensity: PropensityConfig = Field(default_factory=PropensityConfig)
+    cross_sell: CrossSellConfig = Field(default_factory=CrossSellConfig)
+    mlflow: MlflowConfig = Field(default_factory=MlflowConfig)
+
+
+class OfferConfig(_Model):
+    id: str
+    kind: Literal["cross-sell", "category", "retention", "campaign"]
+    description: str = ""
+    #: Spark SQL over the customer's features and scores (churn_probability, churn_risk, propensity, ...)
+    eligibility: str = "true"
+    #: the value of an acceptance (a margin or an amount), a number or Spark SQL over the same columns
+    value: str | float
+    cost: float = Field(0.0, ge=0)
+    channel: str = "email"
+    #: category offers: the product category; campaign/retention offers: the silver.campaign_responses.offer
+    #: whose acceptance updates this offer (default: the offer id)
+    category: str | None = None
+    response_offer: str | None = None
+    #: the model's P(accept) as Spark SQL; null: by kind (category: propensity[category], campaign and
+    #: retention: propensity['offer:<response_offer>'] or base_rate, cross-sell: the best rule's confidence)
+    p_accept: str | None = None
+    base_rate: float = Field(0.05, ge=0, le=1)
+
+    @model_validator(mode="after")
+    def _category_needs_category(self) -> OfferConfig:
+        if self.kind == "category" and not self.category:
+            raise ValueError(f"offer '{self.id}': kind 'category' needs 'category'")
+        return self
+
+
+class OffersConfig(_Model):
+    #: offers kept per customer
+    top_n: int = Field(3, ge=1)
+    #: no offer to a customer contacted (a campaign send) within this many days before as_of
+    contact_cooldown_days: int = Field(14, ge=0)
+    #: Beta prior strength (pseudo-sends) around the model's mean P(accept) in a segment
+    prior_strength: float = Field(50.0, gt=0)
+    #: the customer segment the acceptance posterior is kept per
+    segment_column: str = "value_tier"
+    #: when marketing_consent is null: allow or suppress
+    unknown_consent: Literal["allow", "suppress"] = "allow"
+    #: ticket statuses that make a complaint open
+    open_ticket_status: list[str] = Field(default_factory=lambda: ["open"])
+    catalogue: list[OfferConfig] = Field(default_factory=list)
+
+
+class AlertConfig(_Model):
+    name: str
+    #: Spark SQL over the customer's features and scores
+    when: str
+    severity: Literal["low", "medium", "high", "critical"] = "medium"
+    action: str
+    #: the columns shown as the alert's evidence (JSON)
+    evidence: list[str] = Field(default_factory=list)
+
+
 class SourceConfig(_Model):
     name: str
     kind: SourceKind
@@ -412,6 +543,9 @@ class C360Config(_Model):
     resolve: ResolveConfig = Field(default_factory=ResolveConfig)
     sessionize: SessionizeConfig = Field(default_factory=SessionizeConfig)
     features: FeaturesConfig = Field(default_factory=FeaturesConfig)
+    models: ModelsConfig = Field(default_factory=ModelsConfig)
+    offers: OffersConfig = Field(default_factory=OffersConfig)
+    alerts: list[AlertConfig] = Field(default_factory=list)
     sources: list[SourceConfig] = Field(default_factory=list)
     #: where each top-level key and each source came from (for messages); not read from YAML
     origins: dict[str, str] = Field(default_factory=dict, exclude=True)

@@ -9,6 +9,9 @@ import pandas as pd
 from unidecode import unidecode
 
 from c360.generate.world import (
+    CANCELLED_SHARE,
+    CATEGORIES,
+    CATEGORY_CONCENTRATION,
     DAY,
     DEVICES,
     INCOME_BANDS,
@@ -29,6 +32,18 @@ from c360.generate.world import (
 )
 
 
+def purchase_rate(value: np.ndarray) -> np.ndarray:
+    """Orders a year while a person is active, from their latent value."""
+    return 0.5 + 3.0 * value
+
+
+def category_preferences(params: GenParams, chunk: int, n: int) -> np.ndarray:
+    """Each person's share of order lines per category (rows: the chunk's people, columns: ``CATEGORIES``), from
+    a stream of its own (``default_rng([seed, chunk, 17])``) so the truth writer can draw them again."""
+    rng = np.random.default_rng([params.seed, chunk, 17])
+    return rng.dirichlet(np.full(len(CATEGORIES), CATEGORY_CONCENTRATION), n)
+
+
 def orders(world: World, params: GenParams, rng: np.random.Generator, people: pd.DataFrame, crm: pd.DataFrame,
            web: pd.DataFrame, loy: pd.DataFrame, chunk: int) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Orders (placed through one of the person's accounts) and order lines."""
@@ -38,7 +53,7 @@ def orders(world: World, params: GenParams, rng: np.random.Generator, people: pd
     active_from = np.maximum(people["signup_at"].to_numpy(), start_s)
     active_to = np.minimum(people["churn_at"].to_numpy(), end_s)
     span_years = np.clip(active_to - active_from, 0, None) / (365 * DAY)
-    rate = 0.5 + 3.0 * people["value"].to_numpy()           # orders per year while active
+    rate = purchase_rate(people["value"].to_numpy())
     k = rng.poisson(rate * span_years)
     owner = np.repeat(np.arange(n), k)
     ts = active_from[owner] + rng.random(len(owner)) * (active_to - active_from)[owner]
@@ -72,11 +87,19 @@ def orders(world: World, params: GenParams, rng: np.random.Generator, people: pd
         channel[take] = {"webshop": "web", "loyalty": "store", "crm": "phone"}[src]
     order_serial = chunk * 10**8 + np.arange(m)
     order_id = ids("O", order_serial, 12)
-    # lines: 1-4 products, category preference per person, planted affinities
+    # lines: 1-4 products, each from a category drawn by the person's preference (``category_preferences``),
+    # uniform within it; planted affinities
     n_lines = rng.integers(1, 5, m)
     line_order = np.repeat(np.arange(m), n_lines)
     line_no = np.concatenate([np.arange(1, c + 1) for c in n_lines]) if m else np.array([], int)
-    prod_idx = rng.integers(0, len(world.products), len(line_order))
+    prefs = category_preferences(params, chunk, n)
+    cum = np.cumsum(prefs, axis=1)[owner[line_order]]
+    cat_idx = np.minimum((rng.random(len(line_order))[:, None] > cum).sum(axis=1), len(CATEGORIES) - 1)
+    by_cat = [np.flatnonzero(world.products["category"].to_numpy() == c) for c in CATEGORIES]
+    sizes = np.array([len(b) for b in by_cat])
+    starts = np.r_[0, np.cumsum(sizes)[:-1]]
+    pick = (rng.random(len(line_order)) * sizes[cat_idx]).astype(int)
+    prod_idx = np.concatenate(by_cat)[starts[cat_idx] + pick]
     lines = pd.DataFrame({"o": line_order, "line_no": line_no, "product_id": world.products["product_id"]
                           .to_numpy()[prod_idx]})
     aff = dict(world.affinities)
@@ -100,7 +123,7 @@ def orders(world: World, params: GenParams, rng: np.random.Generator, people: pd
         "order_ts": pd.to_datetime(ts, unit="s").round("s"),
         "amount": np.round(amount.reindex(np.arange(m)).to_numpy(), 2),
         "currency": "AUD", "channel": channel,
-        "status": np.where(rng.random(m) < 0.03, "cancelled", "completed"),
+        "status": np.where(rng.random(m) < CANCELLED_SHARE, "cancelled", "completed"),
     })
     lines = lines.drop(columns=["o"])[["order_id", "line_no", "product_id", "quantity", "unit_price",
                                        "unit_cost", "discount", "is_returned"]]

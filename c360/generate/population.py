@@ -8,6 +8,9 @@ import pandas as pd
 from unidecode import unidecode
 
 from c360.generate.world import (
+    CHURN_P,
+    CHURN_P_BAD,
+    CHURN_WINDOW,
     DAY,
     EMAIL_DOMAINS,
     STREET_NAMES,
@@ -76,9 +79,10 @@ def draw_people(world: World, params: GenParams, rng: np.random.Generator, lo: i
                                                        rng.choice(STREET_TYPES, n)), "")
     people["move_at"] = np.where(moved, start_s + rng.uniform(0.2, 0.8, n) * p.days * DAY, np.inf)
     # churn: some people stop during the period; bad experience raises the hazard
-    churn_p = np.where(people["bad_experience"], 0.55, 0.25)
+    churn_p = np.where(people["bad_experience"], CHURN_P_BAD, CHURN_P)
     churns = rng.random(n) < churn_p
-    people["churn_at"] = np.where(churns, start_s + rng.uniform(0.15, 1.0, n) * p.days * DAY, np.inf)
+    people["churn_probability"] = churn_p
+    people["churn_at"] = np.where(churns, start_s + rng.uniform(*CHURN_WINDOW, n) * p.days * DAY, np.inf)
     people["signup_at"] = start_s + rng.uniform(-1.0, 0.6, n) * p.days * DAY
     # which systems know the person (each at least one)
     memb = rng.random((n, 3)) < np.array([0.6, 0.7, 0.4])

@@ -18,7 +18,7 @@ People are generated in chunks with vectorised numpy (memory bounded); chunk ``c
 from __future__ import annotations
 
 import json
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 
 import numpy as np
@@ -28,7 +28,7 @@ from c360.generate import behaviour, systems
 from c360.generate.mess import CSV_BREAKERS, JSON_BREAKERS, csv_value, json_value_prefix
 from c360.generate.output import MANIFEST, Written, clear_output, write_csv, write_jsonl, write_parquet
 from c360.generate.population import draw_people
-from c360.generate.world import GenParams, World
+from c360.generate.world import CANCELLED_SHARE, CATEGORIES, CHURN_WINDOW, GenParams, World
 
 __all__ = ["MANIFEST", "SAMPLE_SOURCES", "GenParams", "clear_output", "generate"]
 
@@ -46,6 +46,13 @@ def _with_person(records: pd.DataFrame, truth: pd.DataFrame) -> pd.DataFrame:
     return records.assign(person_id=truth["person_id"].to_numpy())
 
 
+def _category_truth(people: pd.DataFrame, p: GenParams, chunk: int) -> pd.DataFrame:
+    """Each person's latent category preference (share of order lines per category)."""
+    prefs = behaviour.category_preferences(p, chunk, len(people))
+    return pd.DataFrame({"person_id": np.repeat(people["person_id"].to_numpy(), len(CATEGORIES)),
+                         "category": np.tile(CATEGORIES, len(people)), "preference": prefs.ravel()})
+
+
 def _churn_truth(people: pd.DataFrame, p: GenParams) -> pd.DataFrame:
     # no NaN into a float-seconds conversion: pandas 2.x rounds the fractions of NaN slots read from
     # uninitialised memory under np.errstate(over="raise") and now and then raises FloatingPointError
@@ -57,6 +64,10 @@ def _churn_truth(people: pd.DataFrame, p: GenParams) -> pd.DataFrame:
         "churn_at": pd.to_datetime(np.where(churns, churn_at, 0.0), unit="s").where(churns),
         "churned_by_cutoff": churn_at <= p.cutoff.timestamp(),
         "churned_after_cutoff": (churn_at > p.cutoff.timestamp()) & (churn_at <= p.end.timestamp()),
+        # the latent parameters behind the orders (c360.models.oracle reads them)
+        "purchase_rate": behaviour.purchase_rate(people["value"].to_numpy()),
+        "churn_probability": people["churn_probability"].to_numpy(),
+        "active_from": pd.to_datetime(np.maximum(people["signup_at"].to_numpy(), p.start.timestamp()), unit="s"),
     })
 
 
@@ -101,7 +112,8 @@ def _chunk(world: World, p: GenParams, c: int, out: Path, written: Written) -> t
     truth = out / "_truth"
     pd.concat([crm_truth, web_truth, loy_truth], ignore_index=True).to_parquet(
         truth / f"person_records_{tag}.parquet", index=False)
-    for name, df in (("sessions", ev_truth), ("tickets", t_truth), ("enrichment", e_truth), ("social", s_truth)):
+    for name, df in (("sessions", ev_truth), ("tickets", t_truth), ("enrichment", e_truth), ("social", s_truth),
+                     ("category_preferences", _category_truth(people, p, c))):
         df.to_parquet(truth / f"{name}_{tag}.parquet", index=False)
     return (people[["person_id", "gender", "first_name", "last_name", "date_of_birth", "email", "phone",
                     "household_of", "value", "bad_experience"]], _churn_truth(people, p))
@@ -131,6 +143,8 @@ def generate(out: str | Path, params: GenParams, overwrite: bool = False) -> dic
     (out / MANIFEST).write_text(json.dumps({
         "people": p.people, "seed": p.seed, "start": p.start_date, "end": p.end.date().isoformat(),
         "churn_cutoff": p.cutoff.date().isoformat(), "rows": written.rows,
+        "churn_window": [(p.start + timedelta(days=f * p.days)).isoformat() for f in CHURN_WINDOW],
+        "cancelled_share": CANCELLED_SHARE,
         "malformed": len(written.malformed)}, indent=1))
     (out / "_SUCCESS").write_text(date.today().isoformat() + "\n")
     return dict(written.rows)

@@ -28,6 +28,12 @@ SYL_B = np.array(["well", "ford", "by", "ton", "wick", "more", "ley", "worth", "
                   "stone", "brook", "wood", "man", "er", "ham", "ster", "croft", "mont", "burn", "ing", "cott"])
 CATEGORIES = np.array(["electronics", "books", "home", "garden", "toys", "beauty", "sports", "grocery",
                        "fashion", "pets"])
+# churn: the chance to churn during the period (bad experience raises it) and when, as fractions of the period
+CHURN_P, CHURN_P_BAD = 0.25, 0.55
+CHURN_WINDOW = (0.15, 1.0)
+CANCELLED_SHARE = 0.03
+# category preference per person: Dirichlet(CATEGORY_CONCENTRATION) over CATEGORIES (small: a few favourites)
+CATEGORY_CONCENTRATION = 0.4
 OFFERS = np.array(["10pct_off", "free_shipping", "bundle_deal", "loyalty_double_points", "new_arrivals",
                    "winback_20pct"])
 OCCUPATIONS = np.array(["professional", "manager", "trades", "clerical", "sales", "student", "retired",

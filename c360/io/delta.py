@@ -78,6 +78,9 @@ def write_table(spark: SparkSession, cfg: C360Config, spec: TableSpec, df: DataF
         if check_unique and mode != "overwrite":
             _check_unique(df, spec)
         writer = df.write.format("delta").mode("overwrite")
+        if replace_where or spec.partition_by:
+            # replaceWhere and a new table's schema both need a static overwrite (the session default is dynamic)
+            writer = writer.option("partitionOverwriteMode", "static")
         if replace_where and exists(spark, cfg, spec):
             writer = writer.option("replaceWhere", replace_where)
         else:

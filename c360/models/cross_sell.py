@@ -31,12 +31,13 @@ def mine(basket_df: DataFrame, min_support: float, min_confidence: float) -> tup
 
 
 def recommendations(rules: DataFrame, bought: DataFrame, top_n: int) -> DataFrame:
-    """``bought(customer_id, items)`` -> ``(customer_id, product_id, score, rank)``: the consequents of rules
-    whose whole antecedent the customer bought, not bought already, by the best confidence x lift among those
-    rules (ties by product id), ``top_n`` per customer. The rules are few: they are broadcast."""
+    """``bought(customer_id, items)`` -> ``(customer_id, product_id, score, confidence, rank)``: the consequents
+    of rules whose whole antecedent the customer bought, not bought already, by the best confidence x lift among
+    those rules (ties by product id), ``top_n`` per customer, with the best confidence among those rules. The
+    rules are few: they are broadcast."""
     hits = (bought.join(F.broadcast(rules), F.size(F.array_except("antecedent", "items")) == 0)
             .where(~F.array_contains("items", F.col("consequent")))
             .groupBy("customer_id", F.col("consequent").alias("product_id"))
-            .agg(F.max(F.col("confidence") * F.col("lift")).alias("score")))
+            .agg(F.max(F.col("confidence") * F.col("lift")).alias("score"), F.max("confidence").alias("confidence")))
     order = Window.partitionBy("customer_id").orderBy(F.desc("score"), "product_id")
     return hits.withColumn("rank", F.row_number().over(order)).where(F.col("rank") <= top_n)

@@ -37,8 +37,9 @@ JOBS: dict[str, Job] = {j.name: j for j in [
         "c360.pipelines.sessionize"),
     Job("features", "Customer features: RFM, profitability, CLV, lifecycle, segments, sentiment.",
         "c360.pipelines.features"),
-    Job("train", "Train churn/propensity models and FP-Growth cross-sell rules.", None, "models"),
-    Job("score", "Score customers with the trained models; next best offer.", None, "models"),
+    Job("train", "Train churn and propensity models (point in time) and FP-Growth cross-sell rules.",
+        "c360.pipelines.train"),
+    Job("score", "Score customers: churn, propensity, next best offers, alerts.", "c360.pipelines.score"),
     Job("publish", "Publish the gold customer_360 table.", None, "the gold table"),
     Job("quality", "Run the great-expectations quality gates over the tables.", None, "the gold table"),
     Job("report", "Write the scorecard report.", None, "the gold table"),
@@ -46,6 +47,8 @@ JOBS: dict[str, Job] = {j.name: j for j in [
     Job("evaluate-identity", "Precision/recall/F1 and B-cubed of identity resolution against ground truth.",
         "c360.pipelines.evaluate_identity"),
     Job("explain-match", "Show why two records were or were not linked.", "c360.pipelines.explain_match"),
+    Job("evaluate-models", "Churn AUC against the oracle of the generator's latent hazard; planted cross-sell "
+        "affinities found among the rules.", "c360.pipelines.evaluate_models"),
     Job("forget", "Erase a person from every table (right to be forgotten).", None, "production hardening"),
 ]}
 

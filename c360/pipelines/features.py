@@ -18,6 +18,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import time
+from dataclasses import dataclass
 from functools import reduce
 
 from pyspark.sql import DataFrame
@@ -42,10 +43,44 @@ def _optional(ctx: JobContext, name: str) -> DataFrame | None:
     return df
 
 
+@dataclass
+class Built:
+    """The features as of one date, before they are written: the table's rows, the fitted models' rows for
+    ``gold.model_metrics`` and the run's facts."""
+
+    features_df: DataFrame
+    as_of: dt.date
+    metric_rows: list[tuple]
+    facts: dict
+    cached: list[DataFrame]
+
+    def release(self) -> None:
+        for df in self.cached:
+            df.unpersist()
+
+
 def run(ctx: JobContext) -> dict:
     spark, cfg = ctx.spark, ctx.cfg
-    fc = cfg.features
     t0 = time.perf_counter()
+    built = build(ctx, ctx.as_of)
+    write_table(spark, cfg, table("gold.customer_features"), built.features_df, mode="overwrite")
+    feats = read_table(spark, cfg, table("gold.customer_features"))
+    write_table(spark, cfg, table("gold.model_metrics"), spark.createDataFrame(
+        built.metric_rows, table("gold.model_metrics").ddl()), mode="merge")
+    stats = feats.agg(F.count(F.lit(1)).alias("customers"),
+                      F.sum((F.col("frequency") > 0).cast("int")).alias("buyers")).first()
+    built.release()
+    facts = {**built.facts, "customers": stats["customers"], "buyers": stats["buyers"],
+             "features_seconds": round(time.perf_counter() - t0, 1)}
+    log.info("features: summary", **{k: v for k, v in facts.items() if not isinstance(v, dict)})
+    return facts
+
+
+def build(ctx: JobContext, as_of: dt.date | None) -> Built:
+    """gold.customer_features as of ``as_of`` (default: the newest order's date), from nothing dated after it:
+    the features job writes it; ``train`` builds it at each training cutoff."""
+    spark, cfg = ctx.spark, ctx.cfg
+    fc = cfg.features
     golden = read_table(spark, cfg, table("silver.golden_customer"))
     xref = read_table(spark, cfg, table("silver.object_xref")).cache()
     orders = C.rekeyed(_optional(ctx, "silver.orders"), "silver.orders", xref)
@@ -53,7 +88,7 @@ def run(ctx: JobContext) -> dict:
         raise C360Error("features: silver.orders does not exist; run `c360 standardize` and `c360 resolve` first")
     orders = orders.where(~F.coalesce(F.lower("status").isin([s.lower() for s in fc.excluded_order_status]),
                                       F.lit(False)))
-    as_of = ctx.as_of or orders.agg(F.max(F.to_date("order_ts"))).first()[0]
+    as_of = as_of or orders.agg(F.max(F.to_date("order_ts"))).first()[0]
     if as_of is None:
         raise C360Error("features: no orders; give --as-of")
     end = F.lit((as_of + dt.timedelta(days=1)).isoformat()).cast("timestamp")
@@ -125,10 +160,7 @@ def run(ctx: JobContext) -> dict:
     df = df.localCheckpoint()
     df, seg_info = behaviour_segments(df, fc.segments)
     df = df.withColumn("as_of", F.lit(as_of.isoformat()).cast("date")).drop("orders")
-    write_table(spark, cfg, table("gold.customer_features"), df, mode="overwrite")
-    feats = read_table(spark, cfg, table("gold.customer_features"))
 
-    # ------------------------------------------------------------------ model metrics
     version = f"as_of={as_of.isoformat()}"
     now = dt.datetime.now(dt.UTC).replace(tzinfo=None)
     clv_cfg = fc.clv.model_dump()
@@ -141,19 +173,10 @@ def run(ctx: JobContext) -> dict:
         ("behaviour_segments", version, now, json.dumps({"k": fc.segments.k, "seed": fc.segments.seed}),
          json.dumps(seg_info)),
     ]
-    write_table(spark, cfg, table("gold.model_metrics"), spark.createDataFrame(
-        rows, table("gold.model_metrics").ddl()), mode="merge")
-    stats = feats.agg(F.count(F.lit(1)).alias("customers"),
-                      F.sum((F.col("frequency") > 0).cast("int")).alias("buyers")).first()
     xref.unpersist()
-    orders.unpersist()
-    profit.unpersist()
-    summary.unpersist()
-    facts = {"as_of": as_of.isoformat(), "customers": stats["customers"], "buyers": stats["buyers"],
-             "orders": n_orders, "top_profit_share": round(pareto["top_profit_share"] or 0, 4),
+    facts = {"as_of": as_of.isoformat(), "orders": n_orders,
+             "top_profit_share": round(pareto["top_profit_share"] or 0, 4),
              "bgnbd": {k: round(float(v), 4) for k, v in bg.as_dict().items()},
              "holdout_predicted_vs_actual": [round(holdout["predicted_purchases"], 1),
-                                             holdout["actual_purchases"]] if holdout else None,
-             "features_seconds": round(time.perf_counter() - t0, 1)}
-    log.info("features: summary", **{k: v for k, v in facts.items() if not isinstance(v, dict)})
-    return facts
+                                             holdout["actual_purchases"]] if holdout else None}
+    return Built(df, as_of, rows, facts, [orders, profit, summary])
