@@ -1,7 +1,8 @@
 """`make bench ARGS="--people 10000 100000"`: time every built stage at several sizes.
 
-Identity quality (evaluate-identity) is printed and written to the run's gold.model_metrics; Splink 5
-(bench/splink_compare.py) and DuckDB (bench/sessionize_compare.py) run side by side on the same data.
+Identity quality (evaluate-identity) and model quality against the truth (evaluate-models) are printed and
+written to the run's gold.model_metrics; Splink 5 (bench/splink_compare.py), DuckDB
+(bench/sessionize_compare.py) and scikit-learn (bench/churn_compare.py) run side by side on the same data.
 
 Each size runs in a fresh Spark session (a subprocess per stage, as a scheduler would run them) on the
 local configuration, and writes one line per stage to ``bench/results/stages-<date>.csv`` with the machine and
@@ -21,7 +22,8 @@ import sys
 import time
 from pathlib import Path
 
-STAGES = ("generate", "ingest", "standardize", "resolve", "evaluate-identity", "sessionize", "features")
+STAGES = ("generate", "ingest", "standardize", "resolve", "evaluate-identity", "sessionize", "features", "train",
+          "score", "evaluate-models")
 
 
 def _machine() -> str:
@@ -57,6 +59,7 @@ def main(argv: list[str]) -> int:
                    help="stages to run (default: all); without generate the existing files and tables are reused")
     p.add_argument("--no-splink", action="store_true", help="skip the Splink side-by-side")
     p.add_argument("--no-duckdb", action="store_true", help="skip the DuckDB sessionisation side-by-side")
+    p.add_argument("--no-sklearn", action="store_true", help="skip the scikit-learn churn side-by-side")
     a = p.parse_args(argv)
     out = Path(a.out) if a.out else result_file("stages")
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -76,7 +79,8 @@ def main(argv: list[str]) -> int:
             resolve_secs = None
             for stage in [s for s in STAGES if s in a.stages]:
                 extra = {"generate": ["--people", str(n), "--out", str(root / "landing")],
-                         "evaluate-identity": ["--truth", str(root / "landing" / "_truth")]}.get(stage, [])
+                         "evaluate-identity": ["--truth", str(root / "landing" / "_truth")],
+                         "evaluate-models": ["--truth", str(root / "landing" / "_truth")]}.get(stage, [])
                 cmd = base + [stage] + common + (sources if stage != "generate" else []) + extra
                 t0 = time.perf_counter()
                 subprocess.run(cmd, check=True)
@@ -98,6 +102,10 @@ def main(argv: list[str]) -> int:
                 # the same sessionisation in DuckDB SQL on the same Parquet events
                 subprocess.run([sys.executable, "-m", "bench.sessionize_compare", "--warehouse",
                                 str((root / "warehouse").absolute()), "--people", str(n)], check=True)
+            if "train" in a.stages and not a.no_sklearn:
+                # churn in scikit-learn on the same training rows and split
+                subprocess.run([sys.executable, "-m", "bench.churn_compare", "--warehouse",
+                                str((root / "warehouse").absolute())], check=True)
     return 0
 
 

@@ -348,6 +348,8 @@ class SegmentsConfig(_Model):
 class FeaturesConfig(_Model):
     #: behaviour windows in days
     windows_days: list[int] = Field(default_factory=lambda: [7, 30, 90])
+    #: purchase windows in days (orders_<n>d, spend_<n>d)
+    order_windows_days: list[int] = Field(default_factory=lambda: [90, 180, 365])
     #: ticket categories that are complaints
     complaint_categories: list[str] = Field(default_factory=lambda: ["complaint"])
     #: order statuses that do not count as purchases
@@ -410,6 +412,9 @@ class PropensityConfig(ClassifierConfig):
 class CrossSellConfig(_Model):
     #: FP-Growth thresholds over baskets (the distinct products of each order)
     min_support: float = Field(0.002, gt=0, le=1)
+    #: a large catalogue: an itemset in at least this many baskets is frequent even below min_support
+    #: (the support used is min(min_support, min_count / baskets)); null: min_support alone
+    min_count: int | None = Field(None, ge=2)
     min_confidence: float = Field(0.1, ge=0, le=1)
     #: recommendations kept per customer
     top_n: int = Field(5, ge=1)

@@ -68,6 +68,19 @@ def rfm(orders_df: DataFrame, as_of: dt.date, cfg: RFMConfig) -> DataFrame:
             .withColumn("rfm_segment", first_match(cfg.segments, cfg.default_segment)))
 
 
+def order_windows(orders_df: DataFrame, as_of: dt.date, windows: list[int]) -> DataFrame:
+    """Per customer and window (days before as_of, inclusive): ``orders_<n>d`` and ``spend_<n>d`` (net of
+    discounts and returns), the recent pace beside the lifetime totals."""
+    age = F.datediff(_lit_date(as_of), F.to_date("order_ts"))
+    net = F.col("gross") - F.col("discount") - F.col("returns")
+    aggs = []
+    for n in windows:
+        inside = age < n
+        aggs += [F.countDistinct(F.when(inside, F.col("order_id"))).alias(f"orders_{n}d"),
+                 F.sum(F.when(inside, net).otherwise(0.0)).alias(f"spend_{n}d")]
+    return orders_df.groupBy("customer_id").agg(*aggs)
+
+
 def order_intervals(orders_df: DataFrame, as_of: dt.date) -> DataFrame:
     """Per customer: tenure, mean gap between own orders, and the gap before the latest order (days)."""
     days = orders_df.select("customer_id", F.to_date("order_ts").alias("d")).distinct()

@@ -127,7 +127,7 @@ def build(ctx: JobContext, as_of: dt.date | None) -> Built:
     margin = fc.clv.margin_rate or (max(totals[1] / totals[0], 0.01) if totals[0] else 1.0)
     clv = LT.predict_clv(summary, bg, gg, margin, fc.clv)
     holdout = LT.holdout_check(orders, as_of, fc.clv) if fc.clv.holdout_days else None
-    parts = [rfm, intervals, profit, clv]
+    parts = [rfm, intervals, C.order_windows(orders, as_of, fc.order_windows_days), profit, clv]
     if sessions is not None:
         parts.append(C.behaviour(sessions, as_of, fc.windows_days))
     purchases = None
@@ -152,7 +152,7 @@ def build(ctx: JobContext, as_of: dt.date | None) -> Built:
     zero_fill = [c for c in ("frequency", "monetary", "gross_revenue", "net_revenue", "gross_margin", "profit",
                              "tickets", "complaints", "campaigns_received", "campaigns_accepted") if c in df.columns]
     zero_fill += [c for c in df.columns if c.startswith(("sessions_", "page_views_", "engaged_minutes_",
-                                                         "purchase_sessions_"))]
+                                                         "purchase_sessions_", "orders_", "spend_"))]
     df = df.fillna(0, subset=zero_fill)
     df = df.withColumn("orders", F.col("frequency"))
     df = C.lifecycle(df, fc.lifecycle.stages, fc.lifecycle.default_stage)

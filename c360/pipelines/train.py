@@ -235,7 +235,8 @@ def _cross_sell(ctx: JobContext, hist: History, as_of: dt.date, version: str) ->
     if n_baskets == 0:
         log.warning("train: cross-sell skipped: no baskets")
         return None, 0
-    itemsets, rules = cross_sell.mine(basket_df, cc.min_support, cc.min_confidence)
+    support = min(cc.min_support, cc.min_count / n_baskets) if cc.min_count else cc.min_support
+    itemsets, rules = cross_sell.mine(basket_df, support, cc.min_confidence)
     rules = rules.cache()
     out = rules.select("antecedent", F.array("consequent").alias("consequent"), "support", "confidence", "lift",
                        F.lit(version).alias("version"), F.lit(as_of.isoformat()).cast("date").alias("as_of"))
@@ -243,7 +244,8 @@ def _cross_sell(ctx: JobContext, hist: History, as_of: dt.date, version: str) ->
     n_rules, n_sets = rules.count(), itemsets.count()
     items = basket_df.select(F.explode("items")).distinct().count()
     params = {"training_run": True, "as_of": as_of.isoformat(), "min_support": cc.min_support,
-              "min_confidence": cc.min_confidence, "lookback_days": cc.lookback_days}
+              "min_count": cc.min_count, "support_used": support, "min_confidence": cc.min_confidence,
+              "lookback_days": cc.lookback_days}
     m = {"baskets": n_baskets, "items": items, "itemsets": n_sets, "rules": n_rules,
          "mean_lift": rules.agg(F.avg("lift")).first()[0], "fit_seconds": round(time.perf_counter() - t0, 1)}
     store.track(cfg, "cross_sell", version, params, m, None)

@@ -106,6 +106,17 @@ def test_purchase_summary(spark):
     assert (got["K2"]["x"], got["K2"]["t_x_days"], got["K2"]["T_days"], got["K2"]["repeat_mean_value"]) == (0, 0, 7, None)
 
 
+def test_order_windows(spark):
+    rows = [("K1", "O1", ts(0), 10.0), ("K1", "O2", ts(89), 5.0),       # day 89: inside 90 days
+            ("K1", "O3", ts(90), 20.0), ("K1", "O4", ts(400), 40.0),    # day 90: outside; day 400: in none
+            ("K2", "O5", ts(200), 12.0)]
+    got = {r["customer_id"]: r.asDict() for r in C.order_windows(orders_df(spark, rows), AS_OF, [90, 365]).collect()}
+    assert got["K1"] == {"customer_id": "K1", "orders_90d": 2, "spend_90d": 15.0, "orders_365d": 3,
+                         "spend_365d": 35.0}
+    assert got["K2"] == {"customer_id": "K2", "orders_90d": 0, "spend_90d": 0.0, "orders_365d": 1,
+                         "spend_365d": 12.0}
+
+
 def test_behaviour_windows(spark):
     schema = ("customer_id string, session_date date, duration_s long, page_views long, cart_adds long, "
               "is_abandoned_cart boolean, has_purchase boolean, is_bot boolean")

@@ -181,3 +181,55 @@ def test_alerts_hold_where_the_rule_does_and_skip_rules_on_missing_columns(spark
     assert [(r["customer_id"], r["alert"], r["severity"]) for r in rows] == [("k1", "risk_complaint", "high")]
     assert rows[0]["evidence"] == '{"churn_risk":"high","days_since_last_complaint":5}'
     assert skipped == ["social"]
+
+
+def test_runs_are_tracked_in_mlflow_when_it_is_installed(monkeypatch, cfg):
+    """store.track against a stand-in mlflow module that records the calls (mlflow is an optional extra)."""
+    import sys
+    import types
+
+    from c360.models import store
+
+    calls = []
+    fake = types.ModuleType("mlflow")
+    fake.set_tracking_uri = lambda uri: calls.append(("uri", uri))
+    fake.set_experiment = lambda name: calls.append(("experiment", name))
+
+    class Run:
+        def __enter__(self):
+            return self
+
+        def __exit__(self, *a):
+            return False
+
+    fake.start_run = lambda run_name: calls.append(("run", run_name)) or Run()
+    fake.set_tags = lambda tags: calls.append(("tags", tags))
+    fake.log_params = lambda p: calls.append(("params", p))
+    fake.log_metrics = lambda m: calls.append(("metrics", m))
+    fake.spark = types.ModuleType("mlflow.spark")
+    fake.spark.log_model = lambda model, artifact_path: calls.append(("model", artifact_path))
+    monkeypatch.setitem(sys.modules, "mlflow", fake)
+    monkeypatch.setitem(sys.modules, "mlflow.spark", fake.spark)
+    cfg.models.mlflow.enabled = "auto"                     # conf/test turns it off
+    assert store.track(cfg, "churn", "v1", {"estimator": "gbt", "cutoffs": ["2025-01-01"]},
+                       {"roc_auc": 0.8, "calibration": [], "rows": 10}, model=object())
+    got = dict(calls)
+    assert got["uri"].endswith("_system/mlruns") and got["run"] == "churn-v1"
+    assert got["params"] == {"estimator": "gbt", "cutoffs": '["2025-01-01"]'}
+    assert got["metrics"] == {"roc_auc": 0.8, "rows": 10.0} and got["model"] == "model"
+    cfg.models.mlflow.enabled = False
+    assert store.track(cfg, "churn", "v1", {}, {}, None) is False
+
+
+def test_mlflow_required_but_missing_is_a_clear_error(monkeypatch, cfg):
+    import sys
+
+    from c360.errors import NotTrainedError
+    from c360.models import store
+
+    monkeypatch.setitem(sys.modules, "mlflow", None)        # import mlflow raises ImportError
+    cfg.models.mlflow.enabled = True
+    with pytest.raises(NotTrainedError, match="pip install 'c360\\[mlflow\\]'"):
+        store.track(cfg, "churn", "v1", {}, {}, None)
+    cfg.models.mlflow.enabled = "auto"
+    assert store.track(cfg, "churn", "v1", {}, {}, None) is False
