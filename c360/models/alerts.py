@@ -10,6 +10,7 @@ from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
 from c360.config.models import AlertConfig
+from c360.frames import union_all
 from c360.log import get_logger
 
 log = get_logger(__name__)
@@ -34,7 +35,4 @@ def raise_alerts(customers_df: DataFrame, rules: list[AlertConfig], as_of: dt.da
     if not parts:
         return customers_df.sparkSession.createDataFrame(
             [], "customer_id string, alert string, as_of date, severity string, action string, evidence string"), skipped
-    out = parts[0]
-    for p in parts[1:]:
-        out = out.unionByName(p)
-    return out, skipped
+    return union_all(parts), skipped

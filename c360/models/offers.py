@@ -19,6 +19,7 @@ from pyspark.sql import Column, DataFrame, Window
 from pyspark.sql import functions as F
 
 from c360.config.models import OfferConfig
+from c360.frames import union_all
 from c360.log import get_logger
 
 log = get_logger(__name__)
@@ -78,10 +79,7 @@ def candidates(customers_df: DataFrame, offers: list[OfferConfig], segment_col: 
         parts.append(part)
     if not parts:
         return None
-    out = parts[0]
-    for p in parts[1:]:
-        out = out.unionByName(p)
-    return out.where(F.col("p_model").isNotNull() & F.col("value").isNotNull())
+    return union_all(parts).where(F.col("p_model").isNotNull() & F.col("value").isNotNull())
 
 
 def _detail(o: OfferConfig) -> Column:
@@ -146,9 +144,7 @@ def suppressions(customers_df: DataFrame, tickets_df: DataFrame | None, response
                      .select("customer_id", F.lit(3).alias("_o"), F.lit("cooldown").alias("suppressed_by")))
     if not parts:
         return spark.createDataFrame([], "customer_id string, suppressed_by string")
-    out = parts[0]
-    for p in parts[1:]:
-        out = out.unionByName(p)
+    out = union_all(parts)
     first = Window.partitionBy("customer_id").orderBy("_o")
     return (out.where(F.col("customer_id").isNotNull()).withColumn("_r", F.row_number().over(first))
             .where("_r = 1").select("customer_id", "suppressed_by"))

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import re
 
 from pyspark.ml import PipelineModel
 from pyspark.sql import SparkSession
@@ -31,7 +32,10 @@ def new_version() -> str:
 
 
 def model_path(cfg: C360Config, model: str, version: str) -> str:
-    return files.join(cfg.system_path, "models", model, version)
+    """``<system>/models/<model>/<version>``; a model name's ``:`` and other characters a path segment cannot
+    hold become ``.`` and ``_`` (``propensity:offer:x`` -> ``propensity.offer.x``)."""
+    folder = re.sub(r"[^A-Za-z0-9_.-]", "_", model.replace(":", "."))
+    return files.join(cfg.system_path, "models", folder, version)
 
 
 def save(spark: SparkSession, cfg: C360Config, name: str, version: str, model: PipelineModel, spec: Spec) -> str:

@@ -27,7 +27,6 @@ from c360.pipelines import JobContext
 from c360.pipelines import features as features_job
 from c360.pipelines.history import History
 from c360.pipelines.history import load as load_history
-from c360.pipelines.train import _slug
 from c360.tables import table
 
 log = get_logger(__name__)
@@ -48,7 +47,7 @@ def with_scores(feats_df: DataFrame, ctx: JobContext, version: str, models: list
     only), ``churn_risk``, the ``propensity`` map and ``model_versions``. Each model scores the same
     checkpointed rows; the probabilities are joined back by customer_id (shallow plans however many models)."""
     spark, cfg = ctx.spark, ctx.cfg
-    loaded = {m: store.load(spark, cfg, _slug(m), version) for m in models if m != "cross_sell"}
+    loaded = {m: store.load(spark, cfg, m, version) for m in models if m != "cross_sell"}
     interest = sorted({c[len(dataset.INTEREST):] for _, spec in loaded.values() for c in spec.numeric
                        if c.startswith(dataset.INTEREST)})
     base = dataset.with_interest_columns(feats_df, interest).localCheckpoint()

@@ -16,13 +16,13 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import re
 import time
 
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
 from c360.config.models import ClassifierConfig
+from c360.frames import union_all
 from c360.io.delta import write_table
 from c360.log import get_logger
 from c360.models import classifier, cross_sell, dataset, store
@@ -62,10 +62,6 @@ def cutoffs(as_of: dt.date, horizon_days: int, count: int, step_days: int | None
     return [as_of - dt.timedelta(days=horizon_days + i * step) for i in range(count)]
 
 
-def _slug(name: str) -> str:
-    return re.sub(r"[^A-Za-z0-9_.-]", "_", name.replace(":", "."))
-
-
 def run(ctx: JobContext) -> dict:
     spark, cfg = ctx.spark, ctx.cfg
     mc = cfg.models
@@ -78,7 +74,7 @@ def run(ctx: JobContext) -> dict:
     rows, facts = [], {"as_of": as_of.isoformat(), "version": version}
 
     churn_cut = cutoffs(as_of, mc.churn.horizon_days, mc.training_cutoffs, mc.cutoff_step_days)
-    churn_df = _stack([feats(c).join(dataset.churn_labels(feats(c), hist.orders, c, mc.churn.horizon_days),
+    churn_df = union_all([feats(c).join(dataset.churn_labels(feats(c), hist.orders, c, mc.churn.horizon_days),
                                      "customer_id").withColumn("cutoff", F.lit(c)) for c in churn_cut])
     row = _fit_model(ctx, "churn", churn_df, mc.churn, version, as_of, churn_cut, {"label": "no purchase in the "
                      "horizon, among customers with an order by the cutoff"})
@@ -107,13 +103,6 @@ def run(ctx: JobContext) -> dict:
     facts["train_seconds"] = round(time.perf_counter() - t0, 1)
     log.info("train: summary", **{k: v for k, v in facts.items() if not isinstance(v, list)})
     return facts
-
-
-def _stack(parts: list[DataFrame]) -> DataFrame:
-    out = parts[0]
-    for p in parts[1:]:
-        out = out.unionByName(p, allowMissingColumns=True)
-    return out
 
 
 def _categories(hist: History, cutoff: dt.date, cfg) -> list[str]:
@@ -168,7 +157,7 @@ def _fit_model(ctx: JobContext, name: str, rows_df: DataFrame, mcfg: ClassifierC
     m["drivers"] = classifier.drivers(model, spec, train)
     m["tuning"] = tuning["grid"]
     m["train_rows"], m["fit_seconds"] = n_train, round(time.perf_counter() - t0, 1)
-    path = store.save(spark, cfg, _slug(name), version, model, spec)
+    path = store.save(spark, cfg, name, version, model, spec)
     params = {"training_run": True, "as_of": as_of.isoformat(), "cutoffs": [c.isoformat() for c in cuts],
               "horizon_days": mcfg.horizon_days, "estimator": mcfg.estimator, "class_weight": mcfg.class_weight,
               "best_params": tuning["best_params"], "seed": mc.seed, "test_fraction": mc.test_fraction,
@@ -186,11 +175,11 @@ def _propensity(ctx: JobContext, hist: History, feats: FeaturesAsOf, cuts: list[
     pc = ctx.cfg.models.propensity
     rows = []
     if categories and hist.purchases is not None:
-        labelled = _stack([feats(c).join(dataset.category_labels(feats(c), hist.purchases, c, pc.horizon_days,
+        labelled = union_all([feats(c).join(dataset.category_labels(feats(c), hist.purchases, c, pc.horizon_days,
                                                                  categories), "customer_id")
                            .withColumn("cutoff", F.lit(c)) for c in cuts]).cache()
         # one preparation (imputation, encoding, scaling) for every category: the same customers and inputs
-        rows_df = _stack([feats(c).where(F.col("frequency") > 0).withColumn("cutoff", F.lit(c)) for c in cuts])
+        rows_df = union_all([feats(c).where(F.col("frequency") > 0).withColumn("cutoff", F.lit(c)) for c in cuts])
         inputs = family_inputs(ctx, rows_df, "propensity")
         train_rows = rows_df.where(~dataset.is_held_out(ctx.cfg.models.test_fraction, ctx.cfg.models.seed))
         prep = classifier.build_preparation(classifier.Spec(*inputs)).fit(train_rows)
@@ -202,7 +191,7 @@ def _propensity(ctx: JobContext, hist: History, feats: FeaturesAsOf, cuts: list[
                 rows.append(row)
         labelled.unpersist()
     if pc.campaign_offers and hist.responses is not None:
-        labelled = _stack([feats(c).join(dataset.offer_labels(hist.responses, c, pc.horizon_days), "customer_id")
+        labelled = union_all([feats(c).join(dataset.offer_labels(hist.responses, c, pc.horizon_days), "customer_id")
                            .withColumn("cutoff", F.lit(c)) for c in cuts]).cache()
         sizes = {r["target"]: r["count"] for r in labelled.groupBy("target").count().collect()}
         for target in sorted(t for t, n in sizes.items() if n >= pc.min_responses):
