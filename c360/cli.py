@@ -77,6 +77,14 @@ def _context(env: str, conf_dir: tuple[str, ...] | None, warehouse: str | None, 
     return JobContext(cfg=cfg, as_of=as_of)
 
 
+def _gate(name: str, ctx: JobContext) -> None:
+    """The quality gates of the tables stage ``name`` wrote; a failed critical expectation raises (exit 3)."""
+    from c360.pipelines import quality  # noqa: PLC0415
+
+    with stage(f"{name} gates") as facts:
+        facts.update(quality.gate(ctx, name))
+
+
 def _execute(name: str, ctx: JobContext, **options) -> None:
     with stage(name) as facts:
         facts.update(run_job(name, ctx, **options))
@@ -104,8 +112,7 @@ def _simple_job(name: str) -> None:
     cli.command(name=name, help=job.summary + suffix)(command)
 
 
-for _name in ("ingest", "standardize", "features", "train", "publish",
-              "quality", "report"):
+for _name in ("ingest", "standardize", "features", "train", "publish", "quality", "report"):
     _simple_job(_name)
 
 
@@ -147,11 +154,12 @@ def sessionize(ctx, full):
     _execute("sessionize", ctx, full=full)
 
 
-@cli.command(help=JOBS["profile"].summary + (" [not built yet]" if not is_built("profile") else ""))
+@cli.command(help=JOBS["profile"].summary)
 @common_options(with_as_of=False)
-@click.argument("customer_id")
-def profile(ctx, customer_id):
-    _execute("profile", ctx, customer_id=customer_id)
+@click.argument("customer_id", metavar="CUSTOMER_ID|EMAIL|PHONE")
+@click.option("--json", "as_json", is_flag=True, help="Print the profile as JSON instead of tables.")
+def profile(ctx, customer_id, as_json):
+    _execute("profile", ctx, customer_id=customer_id, as_json=as_json)
 
 
 @cli.command(name="evaluate-identity", help=JOBS["evaluate-identity"].summary)
@@ -183,21 +191,26 @@ def forget(ctx, customer_id):
     _execute("forget", ctx, customer_id=customer_id)
 
 
-@cli.command(name="run", help="`c360 run all`: every stage in order (" + ", ".join(RUN_ALL) + "); stops at "
-             "the first failure and names it. Stages not built yet are reported and skipped.")
+@cli.command(name="run", help="`c360 run all`: every stage in order (" + ", ".join(RUN_ALL) + "), each "
+             "followed by the quality gates of the tables it wrote; stops at the first failure and names it (a "
+             "failed critical gate: exit 3).")
 @common_options(with_as_of=True)
 @click.argument("what", type=click.Choice(["all"]))
-def run_all(ctx, what):
+@click.option("--from", "from_stage", type=click.Choice(list(RUN_ALL)), default=None,
+              help="Resume at this stage (the stages before it are taken as done).")
+def run_all(ctx, what, from_stage):
     log = get_logger("c360.run")
     t0 = time.perf_counter()
     done, skipped = [], []
-    for name in RUN_ALL:
+    for name in RUN_ALL[RUN_ALL.index(from_stage) if from_stage else 0:]:
         if not is_built(name):
             log.warning(f"{name}: not built yet, skipped", planned=JOBS[name].planned)
             skipped.append(name)
             continue
         try:
             _execute(name, ctx)
+            if ctx.cfg.quality.gates and name != "quality":
+                _gate(name, ctx)
         except C360Error as e:
             raise C360Error(f"run all: stage '{name}' failed: {e}") from e
         except Exception as e:
@@ -208,6 +221,23 @@ def run_all(ctx, what):
              warehouse=ctx.cfg.paths.warehouse)
     show_summary(ctx, done)
     click.echo(f"tables: {ctx.cfg.paths.warehouse}")
+
+
+def outputs(ctx: JobContext, stages: list[str]) -> list[tuple[str, str]]:
+    """The files people open after a run: the scorecard and the data-quality docs, when this run wrote them."""
+    from c360.io import files  # noqa: PLC0415
+
+    cfg, spark = ctx.cfg, ctx.spark
+    found = []
+    for stage_name, label, rel in (("publish", "gold table", None), ("report", "scorecard", "scorecard.html"),
+                                   ("quality", "data-quality docs", "quality/index.html")):
+        if stage_name not in stages:
+            continue
+        path = (files.join(cfg.paths.warehouse, "gold", "customer_360") if rel is None
+                else files.join(cfg.reports_path, rel))
+        if files.exists(spark, path):
+            found.append((label, path))
+    return found
 
 
 def show_summary(ctx: JobContext, stages: list[str]) -> None:
@@ -224,7 +254,8 @@ def show_summary(ctx: JobContext, stages: list[str]) -> None:
     jvm_log = spark_log_file(cfg)
     if is_json_logging():
         get_logger("c360.run").info("run all: written", tables=[t.fqn for t in written], reports=reports,
-                                    warehouse=cfg.paths.warehouse)
+                                    warehouse=cfg.paths.warehouse, **{k.replace(" ", "_"): v
+                                                                      for k, v in outputs(ctx, stages)})
         return
     from rich.table import Table  # noqa: PLC0415
 
@@ -239,7 +270,9 @@ def show_summary(ctx: JobContext, stages: list[str]) -> None:
     out = console()
     out.print(grid)
     for r in reports:
-        out.print(f"report: {r}")
+        out.print(f"run report: {r}")
+    for label, path in outputs(ctx, stages):
+        out.print(f"{label}: {path}")
     if jvm_log:
         out.print(f"Spark's own output: {jvm_log} (--verbose shows it)")
 

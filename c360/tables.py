@@ -6,8 +6,13 @@ catalog name is ``<layer>.<name>``. Reads and writes go through :mod:`c360.io.de
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
+from functools import cache
+from importlib import resources
 from typing import Literal
+
+import yaml
 
 from c360.config import C360Config
 from c360.io.files import join
@@ -158,8 +163,16 @@ _SPECS = [
     _t("gold", "model_metrics", ("model", "version"),
        "model string, version string, trained_at timestamp, params string, metrics string", "train",
        "One row per trained model version (also identity evaluation, BG/NBD and Gamma-Gamma fits)."),
-    _t("gold", "customer_360", ("customer_id",), "customer_id string", "publish",
-       "One row per customer: golden record, five data types, segments, scores, next best offer."),
+    _t("gold", "customer_360", ("customer_id",),
+       "customer_id string, as_of date, updated_at timestamp, content_hash string", "publish",
+       "One row per customer: the golden record with lineage, the five data types of a 360 view, segments, CLV, "
+       "scores, next best offers, open alerts, consent and source counts (docs/data-dictionary.md).",
+       write_mode="merge"),
+    _t("gold", "quality_results", ("run_id", "table_name", "expectation"),
+       "run_id string, checked_at timestamp, stage string, table_name string, expectation string, "
+       "severity string, success boolean, observed string", "quality",
+       "One row per gate run, table and expectation: whether it held and what was observed (conf/base/quality.yml).",
+       write_mode="merge"),
 ]
 
 TABLES: dict[str, TableSpec] = {s.fqn: s for s in _SPECS}
@@ -206,5 +219,91 @@ def data_dictionary() -> str:
     return "\n".join(out)
 
 
+@dataclass(frozen=True)
+class ColumnDoc:
+    name: str
+    type: str
+    meaning: str
+    group: str | None = None
+
+
+@cache
+def _dictionary() -> dict[str, dict[str, ColumnDoc]]:
+    """``c360/resources/dictionary.yml``, references resolved: table -> column (or ``<n>`` pattern) -> doc."""
+    raw = yaml.safe_load(resources.files("c360.resources").joinpath("dictionary.yml").read_text("utf-8"))
+
+    def resolve(fqn: str, name: str) -> ColumnDoc:
+        entry = raw[fqn][name]
+        entry = [entry] if isinstance(entry, str) else list(entry)
+        if entry[0] in raw:  # [other table, group?]: that table's type and meaning
+            base = resolve(entry[0], name)
+            return ColumnDoc(name, base.type, base.meaning, entry[1] if len(entry) > 1 else base.group)
+        if len(entry) == 3:
+            return ColumnDoc(name, entry[0], entry[2], entry[1])
+        return ColumnDoc(name, entry[0], entry[1])
+
+    return {fqn: {name: resolve(fqn, name) for name in cols} for fqn, cols in raw.items()}
+
+
+def _pattern(name: str) -> re.Pattern:
+    return re.compile("^" + re.escape(name).replace(re.escape("<n>"), "[0-9]+") + "$")
+
+
+def column_docs(fqn: str) -> list[ColumnDoc]:
+    """The documented columns of a gold table in reading order (``<n>`` entries stand for a family)."""
+    return list(_dictionary().get(fqn, {}).values())
+
+
+def column_doc(fqn: str, column: str) -> ColumnDoc | None:
+    """The documentation of one actual column (``sessions_30d`` matches ``sessions_<n>d``), or None."""
+    docs = _dictionary().get(fqn, {})
+    if column in docs:
+        return docs[column]
+    for name, doc in docs.items():
+        if "<n>" in name and _pattern(name).match(column):
+            return ColumnDoc(column, doc.type, doc.meaning, doc.group)
+    return None
+
+
+def column_order(fqn: str, columns: list[str]) -> list[str]:
+    """``columns`` in the dictionary's order (a family's members by their number); unknown ones last, by name."""
+    rank = {name: i for i, name in enumerate(_dictionary().get(fqn, {}))}
+
+    def key(c: str):
+        for name, i in rank.items():
+            if name == c or ("<n>" in name and _pattern(name).match(c)):
+                return (i, int(re.sub(r"\D", "", c) or 0) if "<n>" in name else 0, c)
+        return (len(rank), 0, c)
+    return sorted(columns, key=key)
+
+
+def gold_dictionary() -> str:
+    """``docs/data-dictionary.md``: every gold column with its type, meaning and producing job
+    (``python -m c360.tables dictionary > docs/data-dictionary.md``; a test checks the page is current)."""
+    out = ["# Data dictionary", "",
+           "Every column of the gold tables: its type, what it means and the job that writes it. Generated from",
+           "`c360/resources/dictionary.yml` with the table registry; `gold.customer_360` also carries these meanings",
+           "as Delta column comments (`DESCRIBE TABLE gold.customer_360`). A column written `<n>` stands for one",
+           "column per configured window (`sessions_7d`, `sessions_30d`, ...). Tables are listed in",
+           "[tables](tables.md).", ""]
+    gold = [s for s in TABLES.values() if s.layer == "gold"]
+    for spec in sorted(gold, key=lambda s: (s.name != "customer_360", s.name)):
+        docs = column_docs(spec.fqn)
+        out += [f"## `{spec.fqn}`", "", f"{spec.description} Written by `c360 {spec.producer}`; keys: "
+                f"{', '.join(f'`{k}`' for k in spec.keys)}.", ""]
+        grouped = any(d.group for d in docs)
+        out += (["| column | type | group | meaning |", "|---|---|---|---|"] if grouped
+                else ["| column | type | meaning |", "|---|---|---|"])
+        for d in docs:
+            typ = d.type.replace("|", "\\|").replace("<", "&lt;").replace(">", "&gt;")
+            cells = [f"`{d.name}`".replace("<n>", "&lt;n&gt;"), typ, *([d.group or ""] if grouped else []),
+                     d.meaning.replace("|", "\\|")]
+            out.append("| " + " | ".join(cells) + " |")
+        out.append("")
+    return "\n".join(out)
+
+
 if __name__ == "__main__":
-    print(data_dictionary(), end="")
+    import sys
+
+    print(gold_dictionary() if sys.argv[1:] == ["dictionary"] else data_dictionary(), end="")

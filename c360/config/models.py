@@ -23,6 +23,8 @@ class PathsConfig(_Model):
     landing: str = "data/landing"
     #: streaming checkpoints and file logs; default `<warehouse>/_system`
     system: str | None = None
+    #: the scorecard report and the data-quality docs; default `<warehouse>/_reports`
+    reports: str | None = None
 
 
 class SparkConfig(_Model):
@@ -537,6 +539,26 @@ class SourceConfig(_Model):
         return self
 
 
+class QualityConfig(_Model):
+    #: `c360 run all` runs each table's suite after the stage that writes it
+    gates: bool = True
+    #: great-expectations data docs (HTML) under `<reports>/quality`
+    data_docs: bool = True
+    #: table (`<layer>.<table>`, or `bronze.<source>` for every source's bronze table) -> expectations
+    suites: dict[str, list[dict[str, Any]]] = Field(default_factory=dict)
+
+
+class ReportConfig(_Model):
+    #: cross-sell rules listed in the scorecard
+    top_rules: int = Field(default=15, ge=1)
+    #: customers in the largest-clusters table of the identity section
+    top_clusters: int = Field(default=10, ge=1)
+    #: lifecycle movement over time: one point per this many days
+    movement_step_days: int = Field(default=30, ge=1)
+    #: months of history in the movement chart
+    movement_months: int = Field(default=12, ge=1)
+
+
 class C360Config(_Model):
     env: str = "local"
     paths: PathsConfig = Field(default_factory=PathsConfig)
@@ -551,6 +573,8 @@ class C360Config(_Model):
     models: ModelsConfig = Field(default_factory=ModelsConfig)
     offers: OffersConfig = Field(default_factory=OffersConfig)
     alerts: list[AlertConfig] = Field(default_factory=list)
+    quality: QualityConfig = Field(default_factory=QualityConfig)
+    report: ReportConfig = Field(default_factory=ReportConfig)
     sources: list[SourceConfig] = Field(default_factory=list)
     #: where each top-level key and each source came from (for messages); not read from YAML
     origins: dict[str, str] = Field(default_factory=dict, exclude=True)
@@ -568,6 +592,10 @@ class C360Config(_Model):
     @property
     def system_path(self) -> str:
         return location(self.paths.system) if self.paths.system else join(self.paths.warehouse, "_system")
+
+    @property
+    def reports_path(self) -> str:
+        return location(self.paths.reports) if self.paths.reports else join(self.paths.warehouse, "_reports")
 
     def spark_packages(self) -> list[str]:
         packages = list(self.spark.packages)

@@ -198,13 +198,16 @@ def interests(sessions_df: DataFrame | None, purchases_df: DataFrame | None, pro
 
 
 # ------------------------------------------------------------------------------------------ sentiment
-@F.pandas_udf(DoubleType())
-def vader_compound(text: pd.Series) -> pd.Series:
+def compound_sentiment(text: pd.Series) -> pd.Series:
     """VADER's compound score (-1 .. 1) of short texts (tickets, social mentions); null for empty text."""
     from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer  # noqa: PLC0415 (on the executors)
 
     analyzer = _analyzer(SentimentIntensityAnalyzer)
     return text.map(lambda t: analyzer.polarity_scores(t)["compound"] if isinstance(t, str) and t.strip() else None)
+
+
+#: the same, as a vectorised Spark function
+vader_compound = F.pandas_udf(compound_sentiment, DoubleType())
 
 
 _ANALYZER: dict = {}

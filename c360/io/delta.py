@@ -56,13 +56,18 @@ def _check_unique(df: DataFrame, spec: TableSpec) -> None:
 
 def write_table(spark: SparkSession, cfg: C360Config, spec: TableSpec, df: DataFrame,
                 mode: WriteMode | None = None, replace_where: str | None = None,
-                check_unique: bool = True, update_when: str | None = None, delete_flag: str | None = None) -> None:
+                check_unique: bool = True, update_when: str | None = None, delete_flag: str | None = None,
+                delete_missing: bool = False) -> dict:
     """Write ``df`` to the table idempotently; creates and registers the table on the first write.
 
     ``update_when``: with ``merge``, a condition on ``t`` (target) and ``s`` (source) for replacing a matched
     row, e.g. ``"s.updated_at >= t.updated_at"`` so that a late, older version never overwrites a newer one.
     ``delete_flag``: with ``merge``, a boolean source column (not written): a matched row whose flag is true
     is deleted, so one MERGE replaces, adds and removes rows atomically.
+    ``delete_missing``: with ``merge``, target rows whose keys are not in ``df`` are deleted (the table becomes
+    ``df``, touching only the rows that differ).
+
+    Returns Delta's operation metrics of the commit (``numTargetRowsInserted``, ``numOutputRows``, ...).
     """
     if delete_flag:
         flag = F.coalesce(F.col(delete_flag), F.lit(False))
@@ -103,8 +108,41 @@ def write_table(spark: SparkSession, cfg: C360Config, spec: TableSpec, df: DataF
         else:
             if mode == "merge":
                 merge = merge.whenMatchedUpdateAll(condition=update_when)
-            merge.whenNotMatchedInsertAll().execute()
+            merge = merge.whenNotMatchedInsertAll()
+            if delete_missing:
+                merge = merge.whenNotMatchedBySourceDelete()
+            merge.execute()
     register_table(spark, cfg, spec)
+    return last_operation_metrics(spark, cfg, spec)
+
+
+def last_operation_metrics(spark: SparkSession, cfg: C360Config, spec: TableSpec) -> dict:
+    """The operation and metrics of the table's latest commit (counts without reading the table)."""
+    row = DeltaTable.forPath(spark, spec.path(cfg)).history(1).select("version", "operation",
+                                                                      "operationMetrics").first()
+    return {"version": row["version"], "operation": row["operation"], **(row["operationMetrics"] or {})}
+
+
+def set_column_comments(spark: SparkSession, cfg: C360Config, spec: TableSpec, comments: dict[str, str]) -> int:
+    """Give the table's columns these comments (Delta column metadata, shown by ``DESCRIBE TABLE``); only the
+    columns whose comment differs are altered, so a second call commits nothing. Returns how many changed."""
+    register_table(spark, cfg, spec)
+    current = {f.name: f.metadata.get("comment") for f in read_table(spark, cfg, spec).schema.fields}
+    changed = 0
+    for col, text in comments.items():
+        if col in current and current[col] != text:
+            quoted = text.replace("\\", "\\\\").replace("'", "\\'")
+            spark.sql(f"ALTER TABLE {spec.layer}.`{spec.name}` ALTER COLUMN `{col}` COMMENT '{quoted}'")
+            changed += 1
+    return changed
+
+
+def optimize(spark: SparkSession, cfg: C360Config, spec: TableSpec, zorder_by: tuple[str, ...] = ()) -> dict:
+    """Compact the table's files (and cluster them by ``zorder_by``, so lookups on those columns skip files
+    by their min/max statistics). Returns the commit's metrics."""
+    table_ = DeltaTable.forPath(spark, spec.path(cfg)).optimize()
+    (table_.executeZOrderBy(*zorder_by) if zorder_by else table_.executeCompaction())
+    return last_operation_metrics(spark, cfg, spec)
 
 
 def register_table(spark: SparkSession, cfg: C360Config, spec: TableSpec) -> bool:

@@ -132,3 +132,17 @@ def list_files(spark: SparkSession, pattern: str) -> list[FileInfo]:
             if child.isFile() and not name.startswith(("_", ".")):
                 out.append(FileInfo(child.getPath().toString(), child.getLen(), child.getModificationTime()))
     return sorted(out, key=lambda f: f.path)
+
+
+def copy_local_dir(spark: SparkSession, local_dir: str, dest: str) -> None:
+    """Copy a local folder's files under ``dest`` (any filesystem), replacing files of the same name."""
+    jvm = spark.sparkContext._jvm
+    fs, target = _fs(spark, dest)
+    fs.setWriteChecksum(False)
+    for root, _dirs, names in os.walk(local_dir):
+        rel = os.path.relpath(root, local_dir)
+        folder = target if rel == "." else jvm.org.apache.hadoop.fs.Path(target, rel.replace(os.sep, "/"))
+        fs.mkdirs(folder)
+        for name in names:
+            src = jvm.org.apache.hadoop.fs.Path("file://" + os.path.abspath(os.path.join(root, name)))
+            fs.copyFromLocalFile(False, True, src, jvm.org.apache.hadoop.fs.Path(folder, name))

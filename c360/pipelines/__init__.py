@@ -40,10 +40,14 @@ JOBS: dict[str, Job] = {j.name: j for j in [
     Job("train", "Train churn and propensity models (point in time) and FP-Growth cross-sell rules.",
         "c360.pipelines.train"),
     Job("score", "Score customers: churn, propensity, next best offers, alerts.", "c360.pipelines.score"),
-    Job("publish", "Publish the gold customer_360 table.", None, "the gold table"),
-    Job("quality", "Run the great-expectations quality gates over the tables.", None, "the gold table"),
-    Job("report", "Write the scorecard report.", None, "the gold table"),
-    Job("profile", "Show a single customer's profile.", None, "the gold table"),
+    Job("publish", "Publish gold.customer_360: one row per customer with everything known about them.",
+        "c360.pipelines.publish"),
+    Job("quality", "Run the great-expectations quality gates over every table; data docs; exit 3 on a failed "
+        "critical expectation.", "c360.pipelines.quality"),
+    Job("report", "Write the customer scorecard: one self-contained HTML file with plotly charts.",
+        "c360.pipelines.report"),
+    Job("profile", "One customer's profile by customer_id, email or phone: golden record with sources, merged "
+        "records, orders, tickets, sessions, segments, scores, offers, alerts.", "c360.pipelines.profile"),
     Job("evaluate-identity", "Precision/recall/F1 and B-cubed of identity resolution against ground truth.",
         "c360.pipelines.evaluate_identity"),
     Job("explain-match", "Show why two records were or were not linked.", "c360.pipelines.explain_match"),
@@ -64,6 +68,8 @@ class JobContext:
     cfg: C360Config
     as_of: dt.date | None = None
     facts: dict = field(default_factory=dict)
+    #: the data-quality gates of this process (c360.pipelines.quality.Gates), made on first use
+    gates: object | None = None
 
     @cached_property
     def spark(self):

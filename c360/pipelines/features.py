@@ -76,6 +76,15 @@ def run(ctx: JobContext) -> dict:
     return facts
 
 
+def as_of_or_build(ctx: JobContext, as_of: dt.date) -> DataFrame:
+    """gold.customer_features when it is as of ``as_of``, else built as of it (not written)."""
+    current = read_optional(ctx.spark, ctx.cfg, table("gold.customer_features"))
+    if current is not None and current.where(F.col("as_of") == F.lit(as_of.isoformat()).cast("date")).limit(1).count():
+        return current
+    log.info("features: building them as of the date", as_of=as_of.isoformat())
+    return build(ctx, as_of).features_df.localCheckpoint()
+
+
 def build(ctx: JobContext, as_of: dt.date | None) -> Built:
     """gold.customer_features as of ``as_of`` (default: the newest order's date), from nothing dated after it:
     the features job writes it; ``train`` builds it at each training cutoff."""

@@ -32,16 +32,6 @@ from c360.tables import table
 log = get_logger(__name__)
 
 
-def features_as_of(ctx: JobContext, as_of: dt.date) -> DataFrame:
-    """gold.customer_features when it is as of ``as_of``, else built as of it (not written)."""
-    current = read_optional(ctx.spark, ctx.cfg, table("gold.customer_features"))
-    if current is not None and current.where(F.col("as_of") == F.lit(as_of.isoformat()).cast("date")).limit(1).count():
-        return current
-    log.info("score: building the features as of the date", as_of=as_of.isoformat())
-    built = features_job.build(ctx, as_of)
-    return built.features_df.localCheckpoint()
-
-
 def with_scores(feats_df: DataFrame, ctx: JobContext, version: str, models: list[str]) -> DataFrame:
     """Features plus ``churn_probability`` (customers with an order; the churn label is defined for them
     only), ``churn_risk``, the ``propensity`` map and ``model_versions``. Each model scores the same
@@ -99,7 +89,7 @@ def run(ctx: JobContext, model_version: str | None = None) -> dict:
     as_of = hist.as_of(ctx.as_of)
     day = F.lit(as_of.isoformat()).cast("date")
     where = f"as_of = DATE'{as_of.isoformat()}'"
-    scored = with_scores(features_as_of(ctx, as_of), ctx, version, models)
+    scored = with_scores(features_job.as_of_or_build(ctx, as_of), ctx, version, models)
     xs = best_cross_sell(ctx, hist, as_of)
     if xs is not None:
         scored = scored.join(xs, "customer_id", "left")

@@ -93,23 +93,25 @@ def parse_timestamp(col: Column, data_type: DataType, formats: list[str]) -> Col
     return F.coalesce(*[F.to_timestamp(text, f) for f in formats], F.to_timestamp(text))
 
 
+def to_e164(text: str | None, region: str) -> str | None:
+    """Phone text -> E.164 (``+61412345678``), or None when it is not a valid number (plain Python)."""
+    if text is None or not str(text).strip():
+        return None
+    try:
+        number = phonenumbers.parse(str(text), region)
+    except phonenumbers.NumberParseException:
+        return None
+    if not phonenumbers.is_valid_number(number):
+        return None
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+
+
 def e164(region: str):
-    """A vectorised UDF: phone text -> E.164 (``+61412345678``) or null when not a valid number."""
+    """A vectorised UDF: phone text -> E.164 (:func:`to_e164`) or null when not a valid number."""
 
     @F.pandas_udf(StringType())
     def _e164(raw: pd.Series) -> pd.Series:
-        @cache
-        def one(text: str | None) -> str | None:
-            if text is None or not str(text).strip():
-                return None
-            try:
-                number = phonenumbers.parse(str(text), region)
-            except phonenumbers.NumberParseException:
-                return None
-            if not phonenumbers.is_valid_number(number):
-                return None
-            return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
-
+        one = cache(lambda text: to_e164(text, region))
         return raw.map(one)
 
     return _e164

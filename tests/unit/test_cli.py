@@ -38,7 +38,7 @@ def test_misspelt_key_exits_2(tmp_path, capsys):
 
 
 def test_not_built_job_exits_2(capsys):
-    assert main(["publish"]) == 2
+    assert main(["forget", "--customer-id", "c-1"]) == 2
     assert "not built yet" in capsys.readouterr().err
 
 

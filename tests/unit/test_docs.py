@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from c360.tables import data_dictionary
+from c360.tables import data_dictionary, gold_dictionary
 
 REPO = Path(__file__).resolve().parents[2]
 PAGES = [REPO / "README.md", *sorted((REPO / "docs").glob("*.md"))]
@@ -14,6 +14,8 @@ PAGES = [REPO / "README.md", *sorted((REPO / "docs").glob("*.md"))]
 def test_the_data_dictionary_page_is_generated_from_the_registry():
     assert (REPO / "docs" / "tables.md").read_text() == data_dictionary(), \
         "docs/tables.md is stale: python -m c360.tables > docs/tables.md"
+    assert (REPO / "docs" / "data-dictionary.md").read_text() == gold_dictionary(), \
+        "docs/data-dictionary.md is stale: python -m c360.tables dictionary > docs/data-dictionary.md"
 
 
 def test_the_readme_is_short_and_the_docs_speak_of_the_product_only():

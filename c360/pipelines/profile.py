@@ -1,0 +1,180 @@
+"""`c360 profile <customer_id | email | phone> [--json]`: everything c360 knows about one customer.
+
+The key is a customer_id of gold.customer_360, else an email (it has an @) or a phone number, normalised as
+standardize does and looked up among the source records (silver.person) and their customer_xref rows. The
+profile: the golden record with the source of each attribute, every source record merged into it, recent
+orders, tickets with sentiment, recent web sessions, segments, scores, next best offers and open alerts.
+A terminal view (rich), or JSON. Unknown key: exit 2. gold.customer_360 is Z-ordered by customer_id, so the
+lookup reads one file whatever the table's size.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+
+import click
+from pyspark.sql import DataFrame
+from pyspark.sql import functions as F
+
+from c360.errors import C360Error, UsageError
+from c360.features.customer import compound_sentiment
+from c360.io.delta import read_optional, read_table
+from c360.log import get_logger
+from c360.pipelines import JobContext
+from c360.standardize.columns import to_e164
+from c360.tables import table
+
+log = get_logger(__name__)
+RECENT = 10
+SEGMENTS = ("rfm_segment", "rfm_score", "lifecycle_stage", "value_tier", "behaviour_segment", "churn_risk")
+SCORES = ("clv", "p_alive", "churn_probability", "expected_purchases", "scores_as_of")
+SUMMARY = ("frequency", "monetary", "recency_days", "profit", "sessions_30d", "tickets", "complaints",
+           "social_followers", "occupation", "income_band")
+PERSON_COLS = ("source_system", "source_record_id", "first_name", "last_name", "email", "phone", "date_of_birth",
+               "street", "city", "postcode", "updated_at")
+
+
+def _rows(df: DataFrame) -> list[dict]:
+    return [r.asDict(recursive=True) for r in df.collect()]
+
+
+def find_customers(ctx: JobContext, key: str) -> tuple[list[str], str]:
+    """The customer ids the key names and how it was read (customer_id, email or phone)."""
+    spark, cfg = ctx.spark, ctx.cfg
+    gold = read_table(spark, cfg, table("gold.customer_360"))
+    if gold.where(F.col("customer_id") == key).limit(1).count():
+        return [key], "customer_id"
+    if "@" in key:
+        kind, value = "email", "".join(key.split()).lower()
+    else:
+        kind, value = "phone", to_e164(key, cfg.standardize.default_phone_region)
+        if value is None:
+            raise UsageError(f"profile: '{key}' is not a customer_id, an email or a valid phone number "
+                             f"(region {cfg.standardize.default_phone_region})")
+    person = read_table(spark, cfg, table("silver.person"))
+    xref = read_table(spark, cfg, table("silver.customer_xref")).where(F.col("record_type") == "person")
+    ids = (person.where(F.col(kind) == value).select("source_system", "source_record_id")
+           .join(xref, ["source_system", "source_record_id"]).select("customer_id").distinct())
+    return sorted(r[0] for r in ids.collect()), kind
+
+
+def _objects(ctx: JobContext, customer_id: str, name: str) -> DataFrame | None:
+    """Rows of an object table (orders, tickets) linked to the customer through silver.object_xref."""
+    from c360.resolve.links import OBJECT_TABLES  # noqa: PLC0415
+
+    spark, cfg = ctx.spark, ctx.cfg
+    df, objects = read_optional(spark, cfg, table(name)), read_optional(spark, cfg, table("silver.object_xref"))
+    if df is None or objects is None:
+        return None
+    object_type, id_col = OBJECT_TABLES[name]
+    keys = (objects.where((F.col("customer_id") == customer_id) & (F.col("object_type") == object_type))
+            .select("source_system", F.col("object_id").alias(id_col)))
+    return df.join(keys, ["source_system", id_col])
+
+
+def gather(ctx: JobContext, customer_id: str) -> dict:
+    """The profile of one customer as plain data (what --json prints)."""
+    spark, cfg = ctx.spark, ctx.cfg
+    row = read_table(spark, cfg, table("gold.customer_360")).where(F.col("customer_id") == customer_id).first()
+    if row is None:
+        raise UsageError(f"profile: no customer '{customer_id}' in gold.customer_360")
+    record = row.asDict(recursive=True)
+    lineage = record.pop("lineage", None) or {}
+    golden = {k: {"value": record.get(k), **(lineage.get(k) or {})} for k in lineage}
+    xref = (read_table(spark, cfg, table("silver.customer_xref"))
+            .where((F.col("customer_id") == customer_id) & (F.col("record_type") == "person"))
+            .select("source_system", "source_record_id", "match_probability"))
+    person = read_table(spark, cfg, table("silver.person"))
+    sources = _rows(person.join(xref, ["source_system", "source_record_id"])
+                    .select(*[c for c in PERSON_COLS if c in person.columns], "match_probability")
+                    .orderBy("source_system", "source_record_id"))
+    out = {"customer_id": customer_id, "as_of": record.get("as_of"), "golden_record": golden,
+           "source_records": sources,
+           "segments": {k: record.get(k) for k in SEGMENTS if k in record},
+           "scores": {k: record.get(k) for k in SCORES if k in record},
+           "summary": {k: record.get(k) for k in SUMMARY if k in record},
+           "propensity": record.get("propensity"), "next_best_offers": record.get("next_best_offers") or [],
+           "alerts": record.get("open_alerts") or [], "consent": {k: record.get(k) for k in (
+               "marketing_consent", "is_email_contactable", "is_phone_contactable") if k in record}}
+    orders = _objects(ctx, customer_id, "silver.orders")
+    if orders is not None:
+        cols = [c for c in ("order_id", "order_ts", "amount", "currency", "channel", "status", "source_system")
+                if c in orders.columns]
+        out["recent_orders"] = _rows(orders.orderBy(F.desc("order_ts")).limit(RECENT).select(*cols))
+    tickets = _objects(ctx, customer_id, "silver.tickets")
+    if tickets is not None:
+        cols = [c for c in ("ticket_id", "created_at", "channel", "category", "status", "subject", "body")
+                if c in tickets.columns]
+        recent = _rows(tickets.orderBy(F.desc("created_at")).limit(RECENT).select(*cols))
+        if recent:
+            import pandas as pd  # noqa: PLC0415
+
+            text = pd.Series([" ".join(filter(None, [t.get("subject"), t.get("body")])) for t in recent])
+            for t, s in zip(recent, compound_sentiment(text), strict=True):
+                t["sentiment"] = None if s is None or s != s else round(float(s), 3)
+                t.pop("body", None)
+        out["tickets"] = recent
+    sessions = read_optional(spark, cfg, table("silver.web_sessions"))
+    if sessions is not None:
+        cols = [c for c in ("session_id", "session_start", "duration_s", "page_views", "channel", "device",
+                            "has_purchase", "is_abandoned_cart") if c in sessions.columns]
+        out["recent_sessions"] = _rows(sessions.where(F.col("customer_id") == customer_id)
+                                       .orderBy(F.desc("session_start")).limit(RECENT).select(*cols))
+    return out
+
+
+def render(profile: dict) -> None:
+    """The terminal view (rich)."""
+    from rich.console import Console  # noqa: PLC0415
+    from rich.table import Table  # noqa: PLC0415
+
+    out = Console()
+    seg = profile["segments"]
+    out.rule(f"[bold]{profile['customer_id']}[/] · as of {profile['as_of']} · "
+             + " · ".join(str(v) for v in seg.values() if v is not None))
+
+    def grid(title: str, rows: list[dict], columns: list[str] | None = None) -> None:
+        if not rows:
+            return
+        cols = columns or list(rows[0])
+        t = Table(title=title, title_justify="left", show_edge=False, pad_edge=False)
+        for c in cols:
+            t.add_column(c)
+        for r in rows:
+            t.add_row(*["" if r.get(c) is None else str(r.get(c)) for c in cols])
+        out.print(t)
+
+    grid("Golden record (value, and the source record and rule that chose it)",
+         [{"attribute": k, **v} for k, v in profile["golden_record"].items()],
+         ["attribute", "value", "source_system", "source_record_id", "rule"])
+    grid("Key figures", [{"measure": k, "value": v} for k, v in {**profile["summary"], **profile["scores"],
+                                                                 **profile["consent"]}.items()])
+    grid(f"Source records merged ({len(profile['source_records'])})", profile["source_records"])
+    grid("Next best offers", profile["next_best_offers"], ["rank", "offer_id", "expected_value", "p_accept",
+                                                             "channel", "reason"])
+    grid("Open alerts", profile["alerts"], ["severity", "alert", "action"])
+    grid("Recent orders", profile.get("recent_orders", []))
+    grid("Tickets", profile.get("tickets", []))
+    grid("Recent web sessions", profile.get("recent_sessions", []))
+
+
+def run(ctx: JobContext, customer_id: str, as_json: bool = False) -> dict:
+    t0 = time.perf_counter()
+    if read_optional(ctx.spark, ctx.cfg, table("gold.customer_360")) is None:
+        raise C360Error("profile: gold.customer_360 does not exist; run `c360 publish` first")
+    ids, kind = find_customers(ctx, customer_id.strip())
+    if not ids:
+        raise UsageError(f"profile: no customer with the {kind} '{customer_id}'")
+    if len(ids) > 1:
+        raise UsageError(f"profile: the {kind} '{customer_id}' belongs to {len(ids)} customers: {ids}; "
+                         "give one customer_id")
+    lookup = time.perf_counter() - t0
+    profile = gather(ctx, ids[0])
+    seconds = time.perf_counter() - t0
+    if as_json:
+        click.echo(json.dumps(profile, default=str, indent=2))
+    else:
+        render(profile)
+    return {"customer_id": ids[0], "found_by": kind, "lookup_seconds": round(lookup, 2),
+            "profile_seconds": round(seconds, 2)}
