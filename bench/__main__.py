@@ -23,7 +23,7 @@ import time
 from pathlib import Path
 
 STAGES = ("generate", "ingest", "standardize", "resolve", "evaluate-identity", "sessionize", "features", "train",
-          "score", "evaluate-models")
+          "score", "evaluate-models", "publish", "quality", "report")
 
 
 def _machine() -> str:
@@ -102,6 +102,10 @@ def main(argv: list[str]) -> int:
                 # the same sessionisation in DuckDB SQL on the same Parquet events
                 subprocess.run([sys.executable, "-m", "bench.sessionize_compare", "--warehouse",
                                 str((root / "warehouse").absolute()), "--people", str(n)], check=True)
+            if "publish" in a.stages:
+                # c360 profile on the published table: lookups by id, email and phone, and the command itself
+                subprocess.run([sys.executable, "-m", "bench.profile_lookup", "--warehouse", str(root / "warehouse"),
+                                "--landing", str(root / "landing"), "--env", a.env], check=True)
             if "train" in a.stages and not a.no_sklearn:
                 # churn in scikit-learn on the same training rows and split
                 subprocess.run([sys.executable, "-m", "bench.churn_compare", "--warehouse",

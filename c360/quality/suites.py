@@ -46,6 +46,14 @@ class Check:
             args += f", {self.kwargs['column_B']}"
         return f"{self.expect}({args})"
 
+    def columns(self) -> list[str]:
+        """The columns of the validated table the expectation names."""
+        out = []
+        for key in ("column", "column_A", "column_B", "column_list"):
+            v = self.kwargs.get(key)
+            out += v if isinstance(v, list) else [v] if v else []
+        return out
+
     def referenced_tables(self) -> set[str]:
         """Other tables the expectation reads (a query's names, ``rows_of``)."""
         out = {m.group(0) for m in TABLE_REF.finditer(str(self.kwargs.get("query", "")))}
@@ -119,8 +127,11 @@ def observed(result) -> str:
                               "partial_unexpected_list") if k in r}
     if "partial_unexpected_list" in keep:
         keep["partial_unexpected_list"] = keep["partial_unexpected_list"][:5]
-    if result.exception_info and result.exception_info.get("raised_exception"):
-        keep["exception"] = str(result.exception_info.get("exception_message"))[:500]
+    info = result.exception_info or {}
+    raised = [info] if info.get("raised_exception") else [v for v in info.values()
+                                                          if isinstance(v, dict) and v.get("raised_exception")]
+    if raised:
+        keep["exception"] = str(raised[0].get("exception_message"))[:500]
     return json.dumps(keep, default=str, sort_keys=True)
 
 

@@ -153,3 +153,11 @@ def test_campaign_performance_rates(spark):
     got = {r["campaign_id"]: (r["sent"], r["response_rate"], r["conversion_rate"])
            for _, r in SC.campaign_performance(df, "campaign_id").iterrows()}
     assert got == {"c1": (4, 0.5, 0.25), "c2": (1, 1.0, 1.0)}
+
+
+def test_a_check_names_the_columns_it_needs():
+    check = S.Check("t", "column_pair_values_a_to_be_greater_than_b", "critical",
+                    {"column_A": "end", "column_B": "start", "or_equal": True})
+    assert check.columns() == ["end", "start"]
+    assert S.Check("t", "compound_columns_to_be_unique", "critical", {"column_list": ["a", "b"]}).columns() == ["a", "b"]
+    assert S.Check("t", "unexpected_rows", "critical", {"query": "SELECT 1"}).columns() == []
