@@ -41,6 +41,8 @@ demo: $(STAMP)   ## generate PEOPLE people and run the whole pipeline on embedde
 	  --warehouse $(DEMO_DIR)/warehouse $(ARGS)
 	$(C360) evaluate-identity --env $(ENV) --warehouse $(DEMO_DIR)/warehouse --truth $(DEMO_DIR)/landing/_truth
 	$(C360) evaluate-models --env $(ENV) --warehouse $(DEMO_DIR)/warehouse --truth $(DEMO_DIR)/landing/_truth
+	@# the scorecard again, now with identity precision/recall and the churn oracle from the evaluations
+	$(C360) report --env $(ENV) --conf $(DEMO_DIR)/landing --warehouse $(DEMO_DIR)/warehouse
 
 test: $(STAMP)   ## run the whole test suite
 	$(BIN)/python -m pytest $(ARGS)

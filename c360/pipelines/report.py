@@ -95,8 +95,12 @@ def build(ctx: JobContext) -> R.Page:
                                            horizontal=True)))
         sec.append(f'<div class="grid">{"".join(grid)}</div>')
         if churn:
-            sec.append(page.tiles({"held-out ROC AUC": churn.get("roc_auc"), "PR AUC": churn.get("pr_auc"),
-                                   "top-decile lift": churn.get("top_decile_lift"), "model version": churn["version"]}))
+            tiles = {"held-out ROC AUC": churn.get("roc_auc"), "PR AUC": churn.get("pr_auc"),
+                     "top-decile lift": churn.get("top_decile_lift"), "model version": churn["version"]}
+            truth = S.latest_metrics(metrics, "churn_vs_truth")
+            if truth and truth.get("version") == churn["version"]:
+                tiles["oracle ROC AUC (generator's truth)"] = truth.get("oracle_roc_auc")
+            sec.append(page.tiles(tiles))
 
     rules = _opt(ctx, "gold.cross_sell_rules")
     if rules is not None:
