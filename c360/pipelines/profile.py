@@ -39,6 +39,11 @@ def _rows(df: DataFrame) -> list[dict]:
     return [r.asDict(recursive=True) for r in df.collect()]
 
 
+def _latest(df: DataFrame, order_col: str, wanted: tuple[str, ...]) -> list[dict]:
+    """The ``RECENT`` newest rows by ``order_col``, with the wanted columns the table has."""
+    return _rows(df.orderBy(F.desc(order_col)).limit(RECENT).select(*[c for c in wanted if c in df.columns]))
+
+
 def find_customers(ctx: JobContext, key: str) -> tuple[list[str], str]:
     """The customer ids the key names and how it was read (customer_id, email or phone)."""
     spark, cfg = ctx.spark, ctx.cfg
@@ -134,11 +139,8 @@ def _sources(ctx: JobContext, customer_id: str) -> list[dict]:
 
 def _recent_orders(ctx: JobContext, customer_id: str) -> list[dict] | None:
     orders = _objects(ctx, customer_id, "silver.orders")
-    if orders is None:
-        return None
-    cols = [c for c in ("order_id", "order_ts", "amount", "currency", "channel", "status", "source_system")
-            if c in orders.columns]
-    return _rows(orders.orderBy(F.desc("order_ts")).limit(RECENT).select(*cols))
+    return None if orders is None else _latest(orders, "order_ts", (
+        "order_id", "order_ts", "amount", "currency", "channel", "status", "source_system"))
 
 
 def _tickets(ctx: JobContext, customer_id: str) -> list[dict] | None:
@@ -146,9 +148,8 @@ def _tickets(ctx: JobContext, customer_id: str) -> list[dict] | None:
     tickets = _objects(ctx, customer_id, "silver.tickets")
     if tickets is None:
         return None
-    cols = [c for c in ("ticket_id", "created_at", "channel", "category", "status", "subject", "body")
-            if c in tickets.columns]
-    recent = _rows(tickets.orderBy(F.desc("created_at")).limit(RECENT).select(*cols))
+    recent = _latest(tickets, "created_at", ("ticket_id", "created_at", "channel", "category", "status", "subject",
+                                             "body"))
     if recent:
         import pandas as pd  # noqa: PLC0415
 
@@ -163,16 +164,17 @@ def _recent_sessions(ctx: JobContext, customer_id: str) -> list[dict] | None:
     sessions = read_optional(ctx.spark, ctx.cfg, table("silver.web_sessions"))
     if sessions is None:
         return None
-    cols = [c for c in ("session_id", "session_start", "duration_s", "page_views", "channel", "device",
-                        "has_purchase", "is_abandoned_cart") if c in sessions.columns]
-    return _rows(sessions.where(F.col("customer_id") == customer_id)
-                 .orderBy(F.desc("session_start")).limit(RECENT).select(*cols))
+    return _latest(sessions.where(F.col("customer_id") == customer_id), "session_start", (
+        "session_id", "session_start", "duration_s", "page_views", "channel", "device", "has_purchase",
+        "is_abandoned_cart"))
 
 
 def render(profile: dict) -> None:
     """The terminal view (rich)."""
     from rich.console import Console  # noqa: PLC0415
     from rich.table import Table  # noqa: PLC0415
+
+    from c360.report.render import fmt  # noqa: PLC0415
 
     out = Console()
     seg = profile["segments"]
@@ -187,7 +189,7 @@ def render(profile: dict) -> None:
         for c in cols:
             t.add_column(c)
         for r in rows:
-            t.add_row(*["" if r.get(c) is None else str(r.get(c)) for c in cols])
+            t.add_row(*["" if r.get(c) is None else fmt(r[c]) for c in cols])
         out.print(t)
 
     grid("Golden record (value, and the source record and rule that chose it)",
