@@ -85,9 +85,28 @@ def _gate(name: str, ctx: JobContext) -> None:
         facts.update(quality.gate(ctx, name))
 
 
-def _execute(name: str, ctx: JobContext, **options) -> None:
+def _execute(name: str, ctx: JobContext, **options) -> bool:
+    """Run job ``name``; a stage that would see nothing new since its last run is skipped (returns False)."""
+    from c360.pipelines import state  # noqa: PLC0415 (keep --help and config errors Spark-free)
+
+    if name not in state.TRACKED:
+        with stage(name) as facts:
+            facts.update(run_job(name, ctx, **options))
+        return True
+    from c360.io.tracking import tracking  # noqa: PLC0415
+
     with stage(name) as facts:
-        facts.update(run_job(name, ctx, **options))
+        if state.unchanged(ctx, name, options) is not None:
+            facts["skipped"] = "nothing new since its last run"
+            return False
+        with tracking() as touched:
+            try:
+                facts.update(run_job(name, ctx, **options))
+            except BaseException:
+                state.forget(ctx, name)
+                raise
+        state.remember(ctx, name, touched)
+    return True
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
@@ -198,11 +217,23 @@ def forget(ctx, customer_id):
 @click.argument("what", type=click.Choice(["all"]))
 @click.option("--from", "from_stage", type=click.Choice(list(RUN_ALL)), default=None,
               help="Resume at this stage (the stages before it are taken as done).")
-def run_all(ctx, what, from_stage):
+@click.option("--to", "to_stage", type=click.Choice(list(RUN_ALL)), default=None,
+              help="Stop after this stage.")
+@click.option("--force", is_flag=True,
+              help="Run every stage, also those whose inputs did not change since their last run.")
+def run_all(ctx, what, from_stage, to_stage, force):
     log = get_logger("c360.run")
     t0 = time.perf_counter()
+    if force:
+        ctx.cfg = ctx.cfg.model_copy(update={"run": ctx.cfg.run.model_copy(update={"skip_unchanged": False})})
+    first = RUN_ALL.index(from_stage) if from_stage else 0
+    last = RUN_ALL.index(to_stage) if to_stage else len(RUN_ALL) - 1
+    if last < first:
+        raise UsageError(f"run all: --to {to_stage} comes before --from {from_stage}")
     done, skipped = [], []
-    for name in RUN_ALL[RUN_ALL.index(from_stage) if from_stage else 0:]:
+    with stage("spark"):  # started once for every stage (its own line: the stages' times are their own)
+        _ = ctx.spark
+    for name in RUN_ALL[first:last + 1]:
         if not is_built(name):
             log.warning(f"{name}: not built yet, skipped", planned=JOBS[name].planned)
             skipped.append(name)

@@ -10,8 +10,9 @@ Rules:
   ``graph.graphframes_package`` on ``spark.jars.packages``; neither when ``graph.backend`` is ``local``.
 - c360's Java functions (:mod:`c360.jvm`, ``spark.jvm_udfs``) are built on first use, put on ``spark.jars`` and
   registered; a session without them (a cluster started without ``--jars``) uses the Python ones.
-- Every Delta table that exists under the warehouse is registered as ``<layer>.<table>`` so that
-  ``spark.table("gold.customer_360")`` works in a notebook right after ``make demo``.
+- Tables are registered as ``<layer>.<table>`` when a job writes them; :func:`c360.notebook.connect`
+  registers every table that exists under the warehouse, so that ``spark.table("gold.customer_360")`` works
+  in a notebook right after ``make demo`` (a job does not pay for registering tables it never names).
 """
 
 from __future__ import annotations
@@ -27,7 +28,6 @@ from pyspark.sql import SparkSession
 from c360 import jvm
 from c360.config import C360Config
 from c360.errors import C360Error
-from c360.io.delta import register_all
 from c360.io.files import is_local, join, local_path
 from c360.log import get_logger, quiet_jvm_output
 
@@ -146,5 +146,4 @@ def get_spark(cfg: C360Config) -> SparkSession:
     if not spark.sparkContext.getCheckpointDir():
         spark.sparkContext.setCheckpointDir(join(cfg.system_path, "checkpoints"))
 
-    register_all(spark, cfg)
     return _udfs(spark, cfg)

@@ -539,6 +539,16 @@ class SourceConfig(_Model):
         return self
 
 
+class RunConfig(_Model):
+    #: tables written at once by `ingest` (one source each) and `standardize` (one silver table each): threads
+    #: sharing the one Spark session, so one table's driver-side work (planning, the Delta commit) overlaps
+    #: another's Spark jobs; 1 writes one after another
+    parallelism: int = Field(default=2, ge=1, le=32)
+    #: a stage whose input tables, configuration and as-of date are what its last run saw, and whose output
+    #: tables are as that run left them, is skipped ("nothing new"); `run all --force` runs every stage
+    skip_unchanged: bool = True
+
+
 class QualityConfig(_Model):
     #: `c360 run all` runs each table's suite after the stage that writes it
     gates: bool = True
@@ -574,6 +584,7 @@ class C360Config(_Model):
     offers: OffersConfig = Field(default_factory=OffersConfig)
     alerts: list[AlertConfig] = Field(default_factory=list)
     quality: QualityConfig = Field(default_factory=QualityConfig)
+    run: RunConfig = Field(default_factory=RunConfig)
     report: ReportConfig = Field(default_factory=ReportConfig)
     sources: list[SourceConfig] = Field(default_factory=list)
     #: where each top-level key and each source came from (for messages); not read from YAML

@@ -55,8 +55,9 @@ def parse_rules(source: SourceConfig) -> list[ColumnRule]:
     return rules
 
 
-def _raw_schema(spark: SparkSession, source: SourceConfig, files: list[FileInfo]) -> T.StructType:
-    """The schema raw rows are read with (before the corrupt-record column)."""
+def raw_schema(spark: SparkSession, source: SourceConfig, files: list[FileInfo]) -> T.StructType:
+    """The schema raw rows are read with (before the corrupt-record column): CSV headers as strings, JSON
+    inferred from the first lines of up to three files, Parquet and Delta as stored. Read once a run."""
     fmt = source.format
     first = files[0].path
     if fmt == "csv":
@@ -73,9 +74,9 @@ def _raw_schema(spark: SparkSession, source: SourceConfig, files: list[FileInfo]
     return spark.read.format("delta").load(first).schema
 
 
-def read_raw(spark: SparkSession, source: SourceConfig, files: list[FileInfo]) -> DataFrame:
-    """Raw rows of ``files`` with ``_source_file``; text formats keep unparseable lines in ``_corrupt_record``."""
-    schema = _raw_schema(spark, source, files)
+def read_raw(spark: SparkSession, source: SourceConfig, files: list[FileInfo], schema: T.StructType) -> DataFrame:
+    """Raw rows of ``files`` read with ``schema`` (:func:`raw_schema`), with ``_source_file``; text formats keep
+    unparseable lines in ``_corrupt_record``."""
     paths = [f.path for f in files]
     if source.format in ("csv", "json"):
         full = T.StructType(schema.fields + [T.StructField(CORRUPT, T.StringType())])
@@ -91,11 +92,11 @@ def read_raw(spark: SparkSession, source: SourceConfig, files: list[FileInfo]) -
     return df.withColumn("_source_file", F.col("_metadata.file_path"))
 
 
-def validate_source(spark: SparkSession, cfg: C360Config, source: SourceConfig) -> list[FileInfo]:
-    """Fail with SourceError (exit 2) naming the source and key before anything is written."""
+def source_files(spark: SparkSession, cfg: C360Config, source: SourceConfig) -> list[FileInfo]:
+    """The source's files (a Delta source: the table, "new" when its version changes); SourceError (exit 2)
+    naming the source and key when there are none."""
     pattern = resolve_path(cfg, source)
     if source.format == "delta":
-        # a Delta source is one table: it is "new" when its version changes
         from delta.tables import DeltaTable  # noqa: PLC0415
 
         if not DeltaTable.isDeltaTable(spark, pattern):
@@ -106,13 +107,19 @@ def validate_source(spark: SparkSession, cfg: C360Config, source: SourceConfig) 
         files = list_files(spark, pattern)
     if not files:
         raise SourceError(f"source '{source.name}', key 'path': no files match {pattern}")
+    return files
+
+
+def validate_source(spark: SparkSession, source: SourceConfig, schema: T.StructType, where: str) -> None:
+    """Fail with SourceError (exit 2) naming the source and key before anything is written: the declared
+    ``schema:`` columns and the ``id`` and ``fields`` expressions must resolve against the raw ``schema`` (read
+    from ``where``: a file, or the bronze table when no file is new)."""
     rules = parse_rules(source)
-    schema = _raw_schema(spark, source, files)
     names = {f.name for f in schema.fields}
     for rule in rules:
         if rule.column not in names:
             raise SourceError(f"source '{source.name}', key 'schema.{rule.column}': no column '{rule.column}' "
-                              f"in {files[0].path}; columns: {sorted(names)}")
+                              f"in {where}; columns: {sorted(names)}")
     empty = empty_frame(spark, schema)
     exprs = {"id": source.id} if source.id else {}
     exprs.update({f"fields.{k}": v for k, v in source.fields.items()})
@@ -122,8 +129,7 @@ def validate_source(spark: SparkSession, cfg: C360Config, source: SourceConfig) 
         except AnalysisException as e:
             first_line = str(e).strip().splitlines()[0]
             raise SourceError(f"source '{source.name}', key '{key}': '{expr}' does not resolve against "
-                              f"{files[0].path} (columns: {sorted(names)}): {first_line}") from None
-    return files
+                              f"{where} (columns: {sorted(names)}): {first_line}") from None
 
 
 def _check(rule: ColumnRule) -> tuple[Column, Column]:

@@ -8,26 +8,49 @@
 
 from __future__ import annotations
 
+import re
+import threading
+
 from delta.tables import DeltaTable
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
 from c360.config import C360Config
 from c360.errors import C360Error, MissingColumnError
+from c360.io import files, tracking
+from c360.io.tracking import Touched
 from c360.tables import TableSpec, WriteMode, all_tables
+
+__all__ = ["Touched", "exists", "read_optional", "read_table", "version_of", "write_table"]
 
 
 class DuplicateKeyError(C360Error, ValueError):
     pass
 
 
+_COMMIT = re.compile(r"^\d{20}\.json$")
 #: (session, table) -> location registered in that session's catalog
 _REGISTERED: dict[tuple[int, str], str] = {}
+#: catalog entries are made one at a time (tables are written from several threads: c360.parallel)
+_CATALOG_LOCK = threading.Lock()
+
+
+def _exists(spark: SparkSession, path: str) -> bool:
+    return DeltaTable.isDeltaTable(spark, path)
+
+
+def _version(spark: SparkSession, path: str) -> int | None:
+    """The newest commit in the table's log (``_delta_log/<version>.json``), from one listing of the log folder:
+    no Spark job. None when there is no table."""
+    commits = [int(n[:-5]) for n in files.names_in(spark, files.join(path, "_delta_log")) if _COMMIT.match(n)]
+    return max(commits) if commits else None
 
 
 def exists(spark: SparkSession, cfg: C360Config, spec: TableSpec) -> bool:
     """Whether the table has been written (Delta's own check, on any filesystem)."""
-    return DeltaTable.isDeltaTable(spark, spec.path(cfg))
+    path = spec.path(cfg)
+    tracking.note_read(spec.fqn, lambda: _version(spark, path))
+    return _exists(spark, path)
 
 
 def read_table(spark: SparkSession, cfg: C360Config, spec: TableSpec) -> DataFrame:
@@ -112,6 +135,7 @@ def write_table(spark: SparkSession, cfg: C360Config, spec: TableSpec, df: DataF
             if delete_missing:
                 merge = merge.whenNotMatchedBySourceDelete()
             merge.execute()
+    tracking.note_written(spec.fqn)
     register_table(spark, cfg, spec)
     return last_operation_metrics(spark, cfg, spec)
 
@@ -152,6 +176,11 @@ def register_table(spark: SparkSession, cfg: C360Config, spec: TableSpec) -> boo
     location = spec.path(cfg)
     if _REGISTERED.get((id(spark), spec.fqn)) == location:
         return True
+    with _CATALOG_LOCK:
+        return _register(spark, spec, location)
+
+
+def _register(spark: SparkSession, spec: TableSpec, location: str) -> bool:
     spark.sql(f"CREATE SCHEMA IF NOT EXISTS {spec.layer}")
     # an entry pointing elsewhere (another --warehouse in this session) is re-pointed; dropping an
     # external table's entry never touches its files
@@ -163,9 +192,14 @@ def register_table(spark: SparkSession, cfg: C360Config, spec: TableSpec) -> boo
 
 
 def table_version(spark: SparkSession, cfg: C360Config, spec: TableSpec) -> int | None:
-    if not exists(spark, cfg, spec):
-        return None
-    return DeltaTable.forPath(spark, spec.path(cfg)).history(1).select(F.col("version")).first()[0]
+    """The table's latest Delta version (None when it has not been written)."""
+    return _version(spark, spec.path(cfg))
+
+
+def version_of(spark: SparkSession, cfg: C360Config, fqn: str) -> int | None:
+    """:func:`table_version` of a table by its name (``layer.name``); None for a name not registered."""
+    spec = next((t for t in all_tables(cfg) if t.fqn == fqn), None)
+    return _version(spark, spec.path(cfg)) if spec is not None else None
 
 
 def register_all(spark: SparkSession, cfg: C360Config) -> list[str]:

@@ -18,6 +18,8 @@ import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from c360.io import tracking
+
 if TYPE_CHECKING:
     from pyspark.sql import SparkSession
 
@@ -92,6 +94,7 @@ def read_text(spark: SparkSession, path: str) -> str | None:
 def write_text(spark: SparkSession, path: str, text: str) -> None:
     """Write (replace) a small text file: to a temporary name beside it, then renamed over it, so a reader sees
     the old file or the new one (object stores without rename see one complete write)."""
+    tracking.note_file(location(path))
     fs, p = _fs(spark, path)
     jvm = spark.sparkContext._jvm
     fs.setWriteChecksum(False)  # no .crc side files on a local disk (object stores keep their own checksums)
@@ -134,8 +137,17 @@ def list_files(spark: SparkSession, pattern: str) -> list[FileInfo]:
     return sorted(out, key=lambda f: f.path)
 
 
+def names_in(spark: SparkSession, folder: str) -> list[str]:
+    """The names of the entries of a folder (empty when there is no such folder): one listing call."""
+    fs, p = _fs(spark, folder)
+    if not fs.exists(p):
+        return []
+    return [st.getPath().getName() for st in fs.listStatus(p)]
+
+
 def copy_local_dir(spark: SparkSession, local_dir: str, dest: str) -> None:
     """Copy a local folder's files under ``dest`` (any filesystem), replacing files of the same name."""
+    tracking.note_file(location(dest))
     jvm = spark.sparkContext._jvm
     fs, target = _fs(spark, dest)
     fs.setWriteChecksum(False)

@@ -8,38 +8,125 @@ rows read = rows kept + rows quarantined, printed and stored in `bronze.ingest_l
 
 from __future__ import annotations
 
+import json
 import uuid
+from dataclasses import dataclass
 
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
+from pyspark.sql import types as T
 
 from c360.config import C360Config, SourceConfig
 from c360.errors import C360Error, ConfigError
+from c360.frames import union_all
 from c360.ingest.sources import (
     CORRUPT,
+    raw_schema,
     raw_text,
     read_raw,
+    source_files,
     validate_source,
     with_quarantine_reason,
 )
-from c360.io.delta import exists, read_table, write_table
+from c360.io import files
+from c360.io.delta import read_table, table_version, write_table
 from c360.io.files import FileInfo
 from c360.log import get_logger
+from c360.parallel import map_concurrently
 from c360.pipelines import JobContext
 from c360.tables import TABLES, bronze_table
 
 log = get_logger(__name__)
 LOG = TABLES["bronze.ingest_log"]
 QUARANTINE = TABLES["bronze.quarantine"]
+#: bronze's own columns, after the raw ones
+LINEAGE = ("_source_file", "_source_system", "_ingested_at", "_row_hash")
 
 
-def _new_files(spark: SparkSession, cfg: C360Config, source: SourceConfig, files: list[FileInfo]) -> list[FileInfo]:
-    if not exists(spark, cfg, LOG):
-        return files
-    seen = {(r["_source_file"], r["file_size"], r["file_mtime"]) for r in
-            read_table(spark, cfg, LOG).where(F.col("source_system") == source.name)
-            .select("_source_file", "file_size", "file_mtime").collect()}
-    return [f for f in files if (f.path, f.size, f.mtime) not in seen]
+@dataclass(frozen=True)
+class Plan:
+    """One source's part of a run: its new files and the raw schema they are read with (read once)."""
+
+    source: SourceConfig
+    new: list[FileInfo]
+    schema: T.StructType
+
+
+@dataclass
+class Ingested:
+    """What one source's bronze write did: rows per file, the commit's row count, the quarantined rows."""
+
+    plan: Plan
+    counts: dict[str, tuple[int, int]]
+    written: int
+    bad: DataFrame
+
+
+class Seen:
+    """What earlier runs ingested: the ingest log's files by source, and each bronze table's raw schema.
+
+    Read from ``<system>/ingest/seen.json`` when that copy was written at the log's current version (and a
+    schema at its bronze table's current version); else from the tables. A run with nothing new thus starts
+    no Spark job: it lists the files and compares.
+    """
+
+    def __init__(self, spark: SparkSession, cfg: C360Config):
+        self.spark, self.cfg = spark, cfg
+        self.path = files.join(cfg.system_path, "ingest", "seen.json")
+        self.log_version = table_version(spark, cfg, LOG)
+        cached = json.loads(files.read_text(spark, self.path) or "{}")
+        self.files: dict[str, set[tuple[str, int, int]]] = {}
+        self.stale = self.log_version is None or cached.get("log_version") != self.log_version
+        self.schemas: dict[str, dict] = {} if self.stale else cached.get("schemas", {})
+        if not self.stale:
+            self.files = {s: {tuple(f) for f in fs} for s, fs in cached["files"].items()}
+        elif self.log_version is not None:  # the copy is older than the log: the log decides
+            for r in read_table(spark, cfg, LOG).select("source_system", "_source_file", "file_size",
+                                                        "file_mtime").collect():
+                self.files.setdefault(r["source_system"], set()).add(
+                    (r["_source_file"], r["file_size"], r["file_mtime"]))
+
+    def schema(self, name: str) -> T.StructType | None:
+        """The raw columns of ``bronze.<name>`` (None when there is no such table)."""
+        spec = bronze_table(name)
+        version = table_version(self.spark, self.cfg, spec)
+        if version is None:
+            return None
+        cached = self.schemas.get(name)
+        if cached and cached.get("version") == version:
+            return T.StructType.fromJson(cached["schema"])
+        self.stale = True
+        schema = T.StructType([f for f in read_table(self.spark, self.cfg, spec).schema.fields
+                               if f.name not in LINEAGE])
+        self.schemas[name] = {"version": version, "schema": schema.jsonValue()}
+        return schema
+
+    def save(self, done: list[Ingested]) -> None:
+        """After a run: the log's files and the written tables' schemas, at the tables' new versions."""
+        for d in done:
+            name = d.plan.source.name
+            self.files.setdefault(name, set()).update((f.path, f.size, f.mtime) for f in d.plan.new)
+            self.schemas.pop(name, None)
+            self.schema(name)
+        out = {"log_version": table_version(self.spark, self.cfg, LOG),
+               "files": {s: sorted(fs) for s, fs in self.files.items()}, "schemas": self.schemas}
+        files.write_text(self.spark, self.path, json.dumps(out))
+
+
+def plan_source(spark: SparkSession, cfg: C360Config, source: SourceConfig, seen: Seen) -> Plan:
+    """The source's new files, validated (SourceError, exit 2, before anything is written). With nothing new
+    the mapping is checked against the bronze table's raw columns, so no file is opened."""
+    found = source_files(spark, cfg, source)
+    known = seen.files.get(source.name, set())
+    new = [f for f in found if (f.path, f.size, f.mtime) not in known]
+    schema = seen.schema(source.name) if not new else None
+    if schema is not None:
+        where = f"table {bronze_table(source.name).fqn}"
+    else:
+        first = new or found
+        schema, where = raw_schema(spark, source, first), first[0].path
+    validate_source(spark, source, schema, where)
+    return Plan(source, new, schema)
 
 
 def _in_files(column: str, files: list[FileInfo]) -> str:
@@ -64,50 +151,60 @@ def split_good_bad(parsed_df: DataFrame, source: SourceConfig) -> tuple[DataFram
     return good, bad
 
 
-def ingest_source(spark: SparkSession, cfg: C360Config, source: SourceConfig, files: list[FileInfo],
-                  run_id: str) -> list[dict]:
-    new = _new_files(spark, cfg, source, files)
-    if not new:
-        log.info(f"{source.name}: nothing new", files=len(files))
-        return []
-    parsed = with_quarantine_reason(read_raw(spark, source, new), source).persist()
+def ingest_source(spark: SparkSession, cfg: C360Config, plan: Plan) -> Ingested:
+    """The new files' good rows into ``bronze.<source>`` (replacing exactly those files' rows); the bad rows
+    kept aside (cached) for the run's one quarantine write."""
+    source = plan.source
+    parsed = with_quarantine_reason(read_raw(spark, source, plan.new, plan.schema), source).persist()
     try:
         good, bad = split_good_bad(parsed, source)
-        where = _in_files("_source_file", new)
-        write_table(spark, cfg, bronze_table(source.name), good, mode="overwrite", replace_where=where)
-        write_table(spark, cfg, QUARANTINE, bad, mode="overwrite",
-                    replace_where=f"source_system = '{source.name}' AND {where}")
+        metrics = write_table(spark, cfg, bronze_table(source.name), good, mode="overwrite",
+                              replace_where=_in_files("_source_file", plan.new))
         counts = {r["_source_file"]: (r["read"], r["quarantined"]) for r in parsed.groupBy("_source_file").agg(
             F.count(F.lit(1)).alias("read"), F.count("_reason").alias("quarantined")).collect()}
+        bad = bad.persist()
+        bad.count()
     finally:
         parsed.unpersist()
+    return Ingested(plan, counts, int(metrics.get("numOutputRows", 0)), bad)
+
+
+def _quarantine(spark: SparkSession, cfg: C360Config, done: list[Ingested]) -> int:
+    """Every source's bad rows in one write to bronze.quarantine, replacing the rows of the files ingested;
+    returns the rows the commit wrote."""
+    where = " OR ".join(f"(source_system = '{d.plan.source.name}' AND {_in_files('_source_file', d.plan.new)})"
+                        for d in done)
+    metrics = write_table(spark, cfg, QUARANTINE, union_all([d.bad for d in done]), mode="overwrite",
+                          replace_where=where)
+    return int(metrics.get("numOutputRows", 0))
+
+
+def _log_rows(d: Ingested, run_id: str) -> list[dict]:
     rows = []
-    for f in new:
-        read, quarantined = counts.get(f.path, (0, 0))
-        rows.append({"run_id": run_id, "source_system": source.name, "_source_file": f.path, "file_size": f.size,
-                     "file_mtime": f.mtime, "rows_read": read, "rows_kept": read - quarantined,
-                     "rows_quarantined": quarantined})
+    for f in d.plan.new:
+        read, quarantined = d.counts.get(f.path, (0, 0))
+        rows.append({"run_id": run_id, "source_system": d.plan.source.name, "_source_file": f.path,
+                     "file_size": f.size, "file_mtime": f.mtime, "rows_read": read,
+                     "rows_kept": read - quarantined, "rows_quarantined": quarantined})
     return rows
 
 
-def _check_reconciliation(spark: SparkSession, cfg: C360Config, rows: list[dict]) -> None:
-    """Rows read = rows kept + rows quarantined, checked against what the tables now hold."""
-    by_source: dict[str, list[dict]] = {}
-    for r in rows:
-        by_source.setdefault(r["source_system"], []).append(r)
-    quarantine = read_table(spark, cfg, QUARANTINE) if exists(spark, cfg, QUARANTINE) else None
-    for name, src_rows in by_source.items():
-        files = [FileInfo(r["_source_file"], 0, 0) for r in src_rows]
-        kept = read_table(spark, cfg, bronze_table(name)).where(_in_files("_source_file", files)).count()
-        quar = quarantine.where(F.col("source_system") == name).where(
-            _in_files("_source_file", files)).count() if quarantine is not None else 0
-        expected_kept = sum(r["rows_kept"] for r in src_rows)
-        expected_quar = sum(r["rows_quarantined"] for r in src_rows)
-        read = sum(r["rows_read"] for r in src_rows)
-        if kept != expected_kept or quar != expected_quar:
-            raise C360Error(f"reconciliation failed for source '{name}': read {read}, bronze holds {kept} "
-                            f"(expected {expected_kept}), quarantine holds {quar} (expected {expected_quar})")
-        log.info(f"{name}: reconciled", files=len(src_rows), read=read, kept=kept, quarantined=expected_quar)
+def reconcile(done: list[Ingested], quarantined_written: int) -> None:
+    """Rows read = rows kept + rows quarantined, against what the Delta commits wrote (their operation
+    metrics: the rows each bronze overwrite and the quarantine overwrite put in the table)."""
+    for d in done:
+        read = sum(r for r, _ in d.counts.values())
+        bad = sum(q for _, q in d.counts.values())
+        if d.written != read - bad:
+            raise C360Error(f"reconciliation failed for source '{d.plan.source.name}': read {read}, quarantined "
+                            f"{bad}, but bronze.{d.plan.source.name} was written {d.written} rows "
+                            f"(expected {read - bad})")
+        log.info(f"{d.plan.source.name}: reconciled", files=len(d.plan.new), read=read, kept=d.written,
+                 quarantined=bad)
+    expected = sum(q for d in done for _, q in d.counts.values())
+    if quarantined_written != expected:
+        raise C360Error(f"reconciliation failed: {expected} rows were quarantined but bronze.quarantine was "
+                        f"written {quarantined_written}")
 
 
 def run(ctx: JobContext) -> dict:
@@ -117,14 +214,25 @@ def run(ctx: JobContext) -> dict:
         raise ConfigError("no sources to ingest: map your systems in a sources.yml and pass its folder with "
                           "--conf DIR (the sample company: `c360 generate --out DIR`, then --conf DIR)")
     # validate every source before writing anything
-    files = {s.name: validate_source(spark, cfg, s) for s in sources}
+    seen = Seen(spark, cfg)
+    plans = map_concurrently(lambda s: plan_source(spark, cfg, s, seen), sources, cfg.run.parallelism)
+    for p in plans:
+        if not p.new:
+            log.info(f"{p.source.name}: nothing new")
+    todo = [p for p in plans if p.new]
     run_id = uuid.uuid4().hex[:12]
-    log_rows: list[dict] = []
-    for source in sources:
-        log_rows += ingest_source(spark, cfg, source, files[source.name], run_id)
-    if log_rows:
-        log_df = spark.createDataFrame(log_rows, LOG.ddl(without=("_ingested_at",))).withColumn("_ingested_at", F.current_timestamp())
+    done = map_concurrently(lambda p: ingest_source(spark, cfg, p), todo, cfg.run.parallelism)
+    log_rows = [r for d in done for r in _log_rows(d, run_id)]
+    if done:
+        try:
+            reconcile(done, _quarantine(spark, cfg, done))
+        finally:
+            for d in done:
+                d.bad.unpersist()
+        log_df = spark.createDataFrame(log_rows, LOG.ddl(without=("_ingested_at",))).withColumn(
+            "_ingested_at", F.current_timestamp())
         write_table(spark, cfg, LOG, log_df)
-        _check_reconciliation(spark, cfg, log_rows)
+    if done or seen.stale:
+        seen.save(done)
     return {"run_id": run_id, "files": len(log_rows), "rows_read": sum(r["rows_read"] for r in log_rows),
             "rows_quarantined": sum(r["rows_quarantined"] for r in log_rows)}

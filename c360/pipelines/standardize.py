@@ -8,12 +8,10 @@ replaced only by a version at least as recent, so late-arriving old versions nev
 
 from __future__ import annotations
 
-from functools import reduce
-
-from pyspark.sql import DataFrame
-
-from c360.io.delta import exists, read_table, write_table
+from c360.frames import union_all
+from c360.io.delta import read_optional, write_table
 from c360.log import get_logger
+from c360.parallel import map_concurrently
 from c360.pipelines import JobContext
 from c360.standardize.columns import nicknames_df
 from c360.standardize.transforms import KIND_TABLE, standardize_source
@@ -26,23 +24,31 @@ RECENCY = {"person": "updated_at", "enrichment": "updated_at", "social": "update
 def run(ctx: JobContext) -> dict:
     spark, cfg = ctx.spark, ctx.cfg
     nick = nicknames_df(spark)
-    by_table: dict[str, list[DataFrame]] = {}
+    by_table: dict[str, list] = {}
     kinds: dict[str, str] = {}
     for source in cfg.enabled_sources:
-        spec = bronze_table(source.name)
-        if not exists(spark, cfg, spec):
+        bronze = read_optional(spark, cfg, bronze_table(source.name))
+        if bronze is None:
             log.warning(f"{source.name}: no bronze table yet (run `c360 ingest`), skipped")
             continue
         silver = KIND_TABLE[source.kind][0]
-        by_table.setdefault(silver, []).append(
-            standardize_source(read_table(spark, cfg, spec), source, cfg.standardize, nick))
+        by_table.setdefault(silver, []).append(standardize_source(bronze, source, cfg.standardize, nick))
         kinds[silver] = source.kind
-    facts = {}
-    for name, frames in by_table.items():
-        df = reduce(lambda a, b: a.unionByName(b, allowMissingColumns=True), frames)
+
+    def write(name: str) -> tuple[str, dict]:
         recency = RECENCY.get(kinds[name])
         update_when = f"s.{recency} >= t.{recency} OR t.{recency} IS NULL OR s.{recency} IS NULL" if recency else None
-        write_table(spark, cfg, table(name), df, mode="merge", update_when=update_when, check_unique=False)
-        facts[name] = read_table(spark, cfg, table(name)).count()
-        log.info(f"{name}: written", rows=facts[name], sources=len(frames))
-    return {"tables": len(facts)}
+        metrics = write_table(spark, cfg, table(name), union_all(by_table[name]), mode="merge",
+                              update_when=update_when, check_unique=False)
+        return name, metrics
+
+    # the silver tables are independent: written side by side (run.parallelism)
+    facts, rows_in = {}, 0
+    for name, m in map_concurrently(write, list(by_table), cfg.run.parallelism):
+        # a first write is a plain WRITE, later ones a MERGE: Delta's operation metrics count the rows either way
+        source_rows = int(m.get("numSourceRows", m.get("numOutputRows", 0)))
+        rows_in += source_rows
+        facts[name] = {k: int(m[k]) for k in ("numOutputRows", "numTargetRowsInserted", "numTargetRowsUpdated")
+                       if k in m}
+        log.info(f"{name}: written", rows=source_rows, sources=len(by_table[name]), **facts[name])
+    return {"tables": len(facts), "rows_in": rows_in}
