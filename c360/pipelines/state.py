@@ -3,11 +3,12 @@ the same is skipped (``run.skip_unchanged``; ``c360 run all --force`` runs every
 
 While a stage runs, :mod:`c360.io.delta` notes every table it reads (its Delta version at the first read, or
 that it did not exist) and every table it writes, and :mod:`c360.io.files` every file it writes. Afterwards
-``<system>/state/<stage>.json`` records those tables with their versions (a written table: its version after
-the run), the files, a hash of the configuration (less ``logging``, ``run`` and ``spark``: how a run logs
-and where it runs, not what it computes), the as-of date and c360's version. The next run of the stage is
-skipped when all of that is the same: every table it read or wrote is at the recorded version, every file
-it wrote is there, the configuration and the as-of date are unchanged. A run with options of its own
+``<system>/state/<stage>.json`` records the tables it read (and did not write) with their versions, the
+tables and files it wrote, a hash of the configuration (less ``logging``, ``run`` and ``spark``: how a run
+logs and where it runs, not what it computes), the as-of date and c360's version. The next run of the stage
+is skipped when all of that is the same: every table it read is at the recorded version, every table and
+file it wrote is there (a table others add to, such as ``gold.model_metrics``, may have moved on), the
+configuration and the as-of date are unchanged. A run with options of its own
 (``resolve --retrain``, ``sessionize --full``, ...) always runs. Ingest has its own incremental logic (the
 file log) and is never skipped here.
 
@@ -39,14 +40,17 @@ TRACKED = ("standardize", "resolve", "sessionize", "features", "train", "score",
 
 @dataclass
 class Record:
+    #: tables the stage read and did not write -> the version it read (None: not there)
     tables: dict[str, int | None] = field(default_factory=dict)
+    #: tables the stage wrote (they must still be there; others may add to them, as evaluate-models does)
+    written: list[str] = field(default_factory=list)
     files: list[str] = field(default_factory=list)
     config: str = ""
     as_of: str | None = None
     version: str = __version__
 
     def to_json(self) -> str:
-        return json.dumps({"tables": self.tables, "files": self.files, "config": self.config, "as_of": self.as_of,
+        return json.dumps({"tables": self.tables, "written": self.written, "files": self.files, "config": self.config, "as_of": self.as_of,
                            "version": self.version,
                            "finished_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds")}, indent=1)
 
@@ -72,8 +76,8 @@ def _read(ctx: JobContext, name: str) -> dict | None:
 def last(ctx: JobContext, stage: str) -> Record | None:
     raw = _read(ctx, stage)
     try:
-        return Record(tables=raw["tables"], files=raw["files"], config=raw["config"], as_of=raw["as_of"],
-                      version=raw["version"]) if raw else None
+        return Record(tables=raw["tables"], written=raw["written"], files=raw["files"], config=raw["config"],
+                      as_of=raw["as_of"], version=raw["version"]) if raw else None
     except (KeyError, TypeError):
         return None
 
@@ -90,6 +94,8 @@ def unchanged(ctx: JobContext, stage: str, options: dict) -> Record | None:
     for fqn, version in rec.tables.items():
         if delta.version_of(spark, ctx.cfg, fqn) != version:
             return None
+    if any(delta.version_of(spark, ctx.cfg, fqn) is None for fqn in rec.written):
+        return None
     if not all(files.exists(spark, f) for f in rec.files):
         return None
     return rec
@@ -100,11 +106,9 @@ def remember(ctx: JobContext, stage: str, touched: delta.Touched) -> None:
     if stage not in TRACKED:
         return
     spark = ctx.spark
-    tables = dict(touched.read)
-    for fqn in touched.written:
-        tables[fqn] = delta.version_of(spark, ctx.cfg, fqn)
-    rec = Record(tables=tables, files=sorted(touched.files), config=config_hash(ctx),
-                 as_of=ctx.as_of.isoformat() if ctx.as_of else None)
+    tables = {fqn: v for fqn, v in touched.read.items() if fqn not in touched.written}
+    rec = Record(tables=tables, written=sorted(touched.written), files=sorted(touched.files),
+                 config=config_hash(ctx), as_of=ctx.as_of.isoformat() if ctx.as_of else None)
     files.write_text(spark, _path(ctx, stage), rec.to_json())
 
 

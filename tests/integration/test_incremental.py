@@ -37,7 +37,7 @@ def test_unchanged_stage_is_skipped_and_runs_again_when_an_input_changes(spark, 
     run()
     first = table_version(spark, cfg, person)
     record = json.loads(files.read_text(spark, files.join(cfg.system_path, "state", "standardize.json")))
-    assert record["tables"]["silver.person"] == first
+    assert "silver.person" in record["written"] and "silver.person" not in record["tables"]
     assert record["tables"]["bronze.crm"] is not None  # an input, at the version it was read
 
     # nothing new: the MERGE is not run at all (a MERGE that changes nothing still commits a version)
