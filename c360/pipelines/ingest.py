@@ -3,7 +3,9 @@
 Incremental through a file log (`bronze.ingest_log`): a file is ingested when its path, size or
 modification time is new. Writes replace exactly the rows of the files being ingested (`replaceWhere` on
 `_source_file`), so a re-run after a crash cannot duplicate anything. Reconciliation per source and file:
-rows read = rows kept + rows quarantined, printed and stored in `bronze.ingest_log`.
+rows read = rows kept + rows quarantined, printed and stored in `bronze.ingest_log`, and checked against the
+rows the bronze and quarantine commits wrote (Delta's operation metrics). Sources are read and written side
+by side (``run.parallelism``); every source's bad rows go to the quarantine in one commit.
 """
 
 from __future__ import annotations
