@@ -30,6 +30,11 @@ SOURCE_SUITE = "bronze.<source>"
 DOCS_SITE = "c360"
 
 
+def is_source_table(spec: TableSpec) -> bool:
+    """A source's bronze table: checked by the ``bronze.<source>`` suite."""
+    return spec.layer == "bronze" and spec.producer == "ingest" and spec.keys == ("_row_hash",)
+
+
 class Gates:
     """The gates of one process: a great-expectations context, the run id, what was validated."""
 
@@ -57,7 +62,7 @@ class Gates:
     def checks_for(self, spec: TableSpec) -> list[S.Check]:
         if spec.fqn in self.checks:
             return self.checks[spec.fqn]
-        if spec.layer == "bronze" and spec.producer == "ingest" and spec.keys == ("_row_hash",):
+        if is_source_table(spec):
             return [S.Check(spec.fqn, c.expect, c.severity, c.kwargs) for c in self.checks.get(SOURCE_SUITE, [])]
         return []
 
@@ -158,9 +163,8 @@ def gate_key(ctx: JobContext, stage: str) -> dict:
 
     cfg = ctx.cfg
     own = [t for t in all_tables(cfg) if t.producer == stage and t.fqn != "gold.quality_results"]
-    suites = {t.fqn: cfg.quality.suites.get(t.fqn) or (
-        cfg.quality.suites.get(SOURCE_SUITE) if t.layer == "bronze" and t.keys == ("_row_hash",) else None)
-        for t in own}
+    suites = {t.fqn: cfg.quality.suites.get(t.fqn) or (cfg.quality.suites.get(SOURCE_SUITE)
+                                                       if is_source_table(t) else None) for t in own}
     text = json.dumps(suites, sort_keys=True, default=str)
     names = set(suites) | {m.group(0) for m in S.TABLE_REF.finditer(text)}
     names |= set(re.findall(r'"rows_of": "([^"]+)"', text))
