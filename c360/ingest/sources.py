@@ -97,12 +97,12 @@ def source_files(spark: SparkSession, cfg: C360Config, source: SourceConfig) -> 
     naming the source and key when there are none."""
     pattern = resolve_path(cfg, source)
     if source.format == "delta":
-        from delta.tables import DeltaTable  # noqa: PLC0415
+        from c360.io.delta import path_version  # noqa: PLC0415
 
-        if not DeltaTable.isDeltaTable(spark, pattern):
+        version = path_version(spark, pattern)
+        if version is None:
             raise SourceError(f"source '{source.name}', key 'path': {pattern} is not a Delta table")
-        version = DeltaTable.forPath(spark, pattern).history(1).first()["version"]
-        files = [FileInfo(pattern, 0, int(version))]
+        files = [FileInfo(pattern, 0, version)]
     else:
         files = list_files(spark, pattern)
     if not files:

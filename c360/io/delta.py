@@ -8,6 +8,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 import threading
 
@@ -39,7 +40,7 @@ def _exists(spark: SparkSession, path: str) -> bool:
     return DeltaTable.isDeltaTable(spark, path)
 
 
-def _version(spark: SparkSession, path: str) -> int | None:
+def path_version(spark: SparkSession, path: str) -> int | None:
     """The newest commit in the table's log (``_delta_log/<version>.json``), from one listing of the log folder:
     no Spark job. None when there is no table."""
     commits = [int(n[:-5]) for n in files.names_in(spark, files.join(path, "_delta_log")) if _COMMIT.match(n)]
@@ -49,7 +50,7 @@ def _version(spark: SparkSession, path: str) -> int | None:
 def exists(spark: SparkSession, cfg: C360Config, spec: TableSpec) -> bool:
     """Whether the table has been written (Delta's own check, on any filesystem)."""
     path = spec.path(cfg)
-    tracking.note_read(spec.fqn, lambda: _version(spark, path))
+    tracking.note_read(spec.fqn, lambda: path_version(spark, path))
     return _exists(spark, path)
 
 
@@ -141,10 +142,25 @@ def write_table(spark: SparkSession, cfg: C360Config, spec: TableSpec, df: DataF
 
 
 def last_operation_metrics(spark: SparkSession, cfg: C360Config, spec: TableSpec) -> dict:
-    """The operation and metrics of the table's latest commit (counts without reading the table)."""
-    row = DeltaTable.forPath(spark, spec.path(cfg)).history(1).select("version", "operation",
-                                                                      "operationMetrics").first()
-    return {"version": row["version"], "operation": row["operation"], **(row["operationMetrics"] or {})}
+    """The operation and metrics of the table's latest commit (counts without reading the table): the
+    ``commitInfo`` action of ``_delta_log/<version>.json``, read as text (no Spark job; ``DeltaTable.history``
+    would rebuild the table's state first, which grows with its files)."""
+    return commit_info(spark, spec.path(cfg))
+
+
+def commit_info(spark: SparkSession, path: str, version: int | None = None) -> dict:
+    """``{"version", "operation", **operationMetrics}`` of one commit of the Delta table at ``path`` (the latest
+    when ``version`` is None), from the commit's own JSON file."""
+    version = path_version(spark, path) if version is None else version
+    if version is None:
+        raise C360Error(f"no Delta table at {path}")
+    log_file = files.join(path, "_delta_log", f"{version:020d}.json")
+    text = files.read_text(spark, log_file)
+    actions = (json.loads(line) for line in (text or "").splitlines() if '"commitInfo"' in line)
+    info = next((a["commitInfo"] for a in actions if "commitInfo" in a), None)
+    if info is None:
+        raise C360Error(f"{log_file}: no commitInfo action (commit {version} of {path})")
+    return {"version": version, "operation": info.get("operation"), **(info.get("operationMetrics") or {})}
 
 
 def set_column_comments(spark: SparkSession, cfg: C360Config, spec: TableSpec, comments: dict[str, str]) -> int:
@@ -193,13 +209,13 @@ def _register(spark: SparkSession, spec: TableSpec, location: str) -> bool:
 
 def table_version(spark: SparkSession, cfg: C360Config, spec: TableSpec) -> int | None:
     """The table's latest Delta version (None when it has not been written)."""
-    return _version(spark, spec.path(cfg))
+    return path_version(spark, spec.path(cfg))
 
 
 def version_of(spark: SparkSession, cfg: C360Config, fqn: str) -> int | None:
     """:func:`table_version` of a table by its name (``layer.name``); None for a name not registered."""
     spec = next((t for t in all_tables(cfg) if t.fqn == fqn), None)
-    return _version(spark, spec.path(cfg)) if spec is not None else None
+    return path_version(spark, spec.path(cfg)) if spec is not None else None
 
 
 def register_all(spark: SparkSession, cfg: C360Config) -> list[str]:

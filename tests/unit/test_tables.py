@@ -2,7 +2,7 @@ import pytest
 from chispa import assert_df_equality
 
 from c360.errors import MissingColumnError
-from c360.io.delta import DuplicateKeyError, read_table, table_version, write_table
+from c360.io.delta import DuplicateKeyError, commit_info, read_table, table_version, write_table
 from c360.tables import TABLES, all_tables, table
 
 
@@ -37,6 +37,25 @@ def test_merge_write_is_idempotent_and_upserts(spark, cfg):
     assert_df_equality(read_table(spark, cfg, spec), expected, ignore_row_order=True)
     # registered by name in the catalog
     assert spark.table("silver.customer_xref").count() == 3
+
+
+def test_commit_metrics_are_deltas_own_history(spark, cfg):
+    """write_table's counts come from the commit's JSON file; Delta's history API gives the same."""
+    from delta.tables import DeltaTable
+
+    spec = TABLES["silver.customer_xref"]
+    path = spec.path(cfg)
+    first = write_table(spark, cfg, spec, _xref(spark, [("crm", "1", "C1", 0.9), ("crm", "2", "C1", 0.8)]))
+    second = write_table(spark, cfg, spec, _xref(spark, [("crm", "2", "C2", 0.7), ("web", "9", "C3", 0.6)]))
+    history = {r["version"]: r for r in DeltaTable.forPath(spark, path).history().collect()}
+    for got in (first, second):
+        h = history[got["version"]]
+        assert got == {"version": h["version"], "operation": h["operation"], **h["operationMetrics"]}
+    assert second["operation"] == "MERGE"
+    assert (second["numTargetRowsInserted"], second["numTargetRowsUpdated"]) == ("1", "1")
+    assert commit_info(spark, path, first["version"]) == first
+    with pytest.raises(Exception, match="no Delta table"):
+        commit_info(spark, spec.path(cfg) + "_nothing_here")
 
 
 def test_insert_new_appends_once(spark, cfg):
