@@ -19,7 +19,7 @@ ifneq ($(GRAPHFRAMES_JAR),)
 export C360__GRAPH__GRAPHFRAMES_JAR := $(abspath $(GRAPHFRAMES_JAR))
 endif
 
-JOBS := generate ingest standardize resolve sessionize features train score publish quality report profile
+JOBS := generate ingest standardize resolve sessionize features train score publish quality report profile forget
 
 .PHONY: setup demo test test-fast lint package submit clean bench bench-matching bench-graph docs $(JOBS) run-all help
 

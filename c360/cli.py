@@ -10,12 +10,13 @@ import datetime as dt
 import functools
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 
 import click
 
 from c360.config import load_config
-from c360.errors import C360Error, NotBuiltError, UsageError
+from c360.errors import C360Error, NotBuiltError, UsageError, exit_code_of
 from c360.log import configure_logging, console, get_logger, is_json_logging, stage
 from c360.pipelines import JOBS, RUN_ALL, JobContext, is_built, run_job
 
@@ -34,8 +35,16 @@ def _parse_date(_ctx, _param, value: str | None) -> dt.date | None:
 COMMON = ("env", "conf_dir", "warehouse", "landing", "settings", "verbose", "as_of")
 
 
-def common_options(with_as_of: bool) -> Callable:
-    """The options every job takes; the command receives them as one ``JobContext`` argument, ``ctx``."""
+#: jobs that only read the warehouse: they run beside others, without the run lock
+READ_ONLY = {"profile", "explain-match"}
+#: the command line of this process (the run summary's ``argv``)
+_ARGV: list[str] = []
+
+
+def common_options(with_as_of: bool, job: bool = True) -> Callable:
+    """The options every job takes; the command receives them as one ``JobContext`` argument, ``ctx``. A job's
+    run (``job``) takes the warehouse's run lock unless it only reads, and writes a run summary
+    (:mod:`c360.runs`) however it ends."""
     def decorate(f: Callable) -> Callable:
         opts = [
             click.option("--env", default="local", show_default=True,
@@ -58,7 +67,17 @@ def common_options(with_as_of: bool) -> Callable:
         @functools.wraps(f)
         def command(**kwargs):
             common = {k: kwargs.pop(k, None) for k in COMMON}
-            return f(_context(**common), **kwargs)
+            ctx = _context(**common)
+            if not job:
+                return f(ctx, **kwargs)
+            from c360 import runs  # noqa: PLC0415
+
+            name = click.get_current_context().info_name
+            name = f"{name} {kwargs['what']}" if "what" in kwargs else name
+            # the person a `forget` names is not written down again, not even in the run's summary
+            argv = [a if a != kwargs.get("key") or name != "forget" else "[erased]" for a in _ARGV]
+            with runs.recorded(ctx, name, argv, lock=name not in READ_ONLY):
+                return f(ctx, **kwargs)
 
         for opt in reversed(opts):
             command = opt(command)
@@ -81,8 +100,28 @@ def _gate(name: str, ctx: JobContext) -> None:
     """The quality gates of the tables stage ``name`` wrote; a failed critical expectation raises (exit 3)."""
     from c360.pipelines import quality  # noqa: PLC0415
 
-    with stage(f"{name} gates") as facts:
+    with _stage(ctx, f"{name} gates") as facts:
         facts.update(quality.gate(ctx, name))
+
+
+@contextmanager
+def _stage(ctx: JobContext, name: str) -> Iterator[dict]:
+    """One stage: its log line (c360.log.stage) and its entry in the run summary (``ctx.stages``)."""
+    entry = {"stage": name, "status": "ran"}
+    ctx.stages.append(entry)
+    t0 = time.perf_counter()
+    facts: dict = {}
+    try:
+        with stage(name) as facts:
+            yield facts
+    except BaseException as e:
+        entry.update(status="failed", error=str(e) if isinstance(e, C360Error) else f"{type(e).__name__}: {e}")
+        raise
+    finally:
+        entry["seconds"] = round(time.perf_counter() - t0, 1)
+        if "skipped" in facts:
+            entry["status"] = "skipped"
+        entry["facts"] = {k: v for k, v in facts.items() if k != "skipped"}
 
 
 def _execute(name: str, ctx: JobContext, **options) -> bool:
@@ -90,15 +129,18 @@ def _execute(name: str, ctx: JobContext, **options) -> bool:
     from c360.pipelines import state  # noqa: PLC0415 (keep --help and config errors Spark-free)
 
     if name not in state.TRACKED:
-        with stage(name) as facts:
+        with _stage(ctx, name) as facts:
             facts.update(run_job(name, ctx, **options))
         return True
     from c360.io.tracking import tracking  # noqa: PLC0415
 
-    with stage(name) as facts:
+    with _stage(ctx, name) as facts:
         if state.unchanged(ctx, name, options) is not None:
             facts["skipped"] = "nothing new since its last run"
             return False
+        # the record goes before the stage writes anything: a run killed half-way leaves none, so the next
+        # run does the stage again (a record is only ever of a run that finished)
+        state.forget(ctx, name)
         with tracking() as touched:
             try:
                 facts.update(run_job(name, ctx, **options))
@@ -136,7 +178,7 @@ for _name in ("ingest", "standardize", "features", "train", "publish", "quality"
 
 
 @cli.command(help=JOBS["generate"].summary)
-@common_options(with_as_of=False)
+@common_options(with_as_of=False, job=False)
 @click.option("--people", type=click.IntRange(min=1), default=None, help="People in the latent population.")
 @click.option("--seed", type=int, default=None, help="Random seed (same seed, same files).")
 @click.option("--out", "out", default=None, metavar="DIR", help="Output folder (default: the landing root).")
@@ -205,9 +247,15 @@ def explain_match(ctx, left, right):
 
 @cli.command(help=JOBS["forget"].summary)
 @common_options(with_as_of=False)
-@click.option("--customer-id", default=None)
-def forget(ctx, customer_id):
-    _execute("forget", ctx, customer_id=customer_id)
+@click.argument("key", metavar="CUSTOMER_ID|EMAIL|PHONE")
+@click.option("--reference", default=None, help="The request's reference (a ticket number), kept in gold.erasure_log.")
+@click.option("--retention-hours", type=click.FloatRange(min=0), default=None,
+              help="VACUUM retention for this erasure (default privacy.vacuum_retention_hours).")
+@click.option("--ignore-retention-check", is_flag=True,
+              help="Allow a retention below Delta's 168 h check (no reader may be using an older version).")
+def forget(ctx, key, reference, retention_hours, ignore_retention_check):
+    _execute("forget", ctx, key=key, reference=reference, retention_hours=retention_hours,
+             ignore_retention_check=ignore_retention_check)
 
 
 @cli.command(name="run", help="`c360 run all`: every stage in order (" + ", ".join(RUN_ALL) + "), each "
@@ -315,7 +363,7 @@ def config_group() -> None:
 
 @config_group.command(name="show", help="Print the merged configuration as YAML (--origins: where each key "
                                         "was set).")
-@common_options(with_as_of=False)
+@common_options(with_as_of=False, job=False)
 @click.option("--origins", is_flag=True, help="Print the file, variable or option that set each key instead.")
 def config_show(ctx, origins):
     import yaml  # noqa: PLC0415
@@ -325,26 +373,20 @@ def config_show(ctx, origins):
 
 
 @config_group.command(name="packages", help="The Maven coordinates for spark-submit --packages.")
-@common_options(with_as_of=False)
+@common_options(with_as_of=False, job=False)
 def config_packages(ctx):
     click.echo(",".join(ctx.cfg.spark_packages()))
 
 
 @config_group.command(name="jars", help="The jars (paths or URIs) for spark-submit --jars, besides c360's own.")
-@common_options(with_as_of=False)
+@common_options(with_as_of=False, job=False)
 def config_jars(ctx):
     click.echo(",".join(ctx.cfg.spark_jars()))
 
 
-def _exit_code_of(error: C360Error) -> int:
-    cause = error
-    while cause.__cause__ is not None and isinstance(cause.__cause__, C360Error):
-        cause = cause.__cause__
-    return cause.exit_code
-
-
 def main(argv: list[str] | None = None) -> int:
     """Entry point; returns the exit code (the console script exits with it)."""
+    _ARGV[:] = list(sys.argv[1:] if argv is None else argv)
     try:
         cli.main(args=argv, prog_name="c360", standalone_mode=False)
         return 0
@@ -361,7 +403,7 @@ def main(argv: list[str] | None = None) -> int:
         return e.exit_code
     except C360Error as e:
         click.echo(f"c360: error: {e}", err=True)
-        return _exit_code_of(e)
+        return exit_code_of(e)
     except KeyboardInterrupt:
         return 130
 

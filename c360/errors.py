@@ -56,3 +56,20 @@ class NotTrainedError(C360Error):
     """A job needs a trained model and there is none (or not the version asked for)."""
 
     exit_code = 2
+
+
+class WarehouseBusyError(C360Error):
+    """Another run holds the warehouse's run lock (the message names it: command, host, process, since)."""
+
+
+def exit_code_of(error: BaseException) -> int:
+    """The contract's exit code for an error: a C360Error's own (that of the C360Error it was raised from, when
+    it wraps one, as ``run all`` does), 130 for an interrupt, 1 for anything else."""
+    if isinstance(error, KeyboardInterrupt):
+        return 130
+    if not isinstance(error, C360Error):
+        return 1
+    cause = error
+    while cause.__cause__ is not None and isinstance(cause.__cause__, C360Error):
+        cause = cause.__cause__
+    return cause.exit_code

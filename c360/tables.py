@@ -168,6 +168,17 @@ _SPECS = [
        "One row per customer: the golden record with lineage, the five data types of a 360 view, segments, CLV, "
        "scores, next best offers, open alerts, consent and source counts (docs/data-dictionary.md).",
        write_mode="merge"),
+    _t("gold", "customer_360_analyst", ("customer_id",),
+       "customer_id string, as_of date", "publish",
+       "gold.customer_360 for analysts: names masked, emails and phones tokenised (equal values, equal tokens), "
+       "birth dates cut to the year, streets and national ids left out (privacy.analyst_columns). The clear "
+       "gold.customer_360 is for the jobs and the people allowed to see PII.", write_mode="overwrite"),
+    _t("gold", "erasure_log", ("erasure_id",),
+       "erasure_id string, requested_at timestamp, key_type string, reference string, customers int, "
+       "records int, rows_erased map<string,bigint>, files_scrubbed int, landing_files_rewritten int, "
+       "retention_hours double, time_travel_until timestamp, run_id string, c360_version string", "forget",
+       "One row per `c360 forget`: when, the kind of key, the request's reference, rows erased per table, files "
+       "changed, and until when time travel still reaches the erased rows; never an erased value."),
     _t("gold", "quality_results", ("run_id", "table_name", "expectation"),
        "run_id string, checked_at timestamp, stage string, table_name string, expectation string, "
        "severity string, success boolean, observed string", "quality",

@@ -501,6 +501,9 @@ class AlertConfig(_Model):
     action: str
     #: the columns shown as the alert's evidence (JSON)
     evidence: list[str] = Field(default_factory=list)
+    #: `marketing`: an alert that leads to a marketing contact (a reminder, an offer) is raised only for customers
+    #: with marketing consent (as offers: `offers.unknown_consent` decides for an unknown consent); `service`: any
+    purpose: Literal["service", "marketing"] = "service"
 
 
 class SourceConfig(_Model):
@@ -547,6 +550,34 @@ class RunConfig(_Model):
     #: a stage whose input tables, configuration and as-of date are what its last run saw, and whose output
     #: tables are as that run left them, is skipped ("nothing new"); `run all --force` runs every stage
     skip_unchanged: bool = True
+    #: one run at a time per warehouse: a job that writes takes `<system>/run.lock` for its whole run (`run all`:
+    #: every stage); a second run fails naming the holder, or waits `lock_wait_seconds` for it first
+    lock: bool = True
+    lock_wait_seconds: float = Field(default=0, ge=0)
+    #: a lock whose run stopped refreshing it this long ago (killed, its machine gone) is taken over; a lock of a
+    #: process that no longer runs on this same machine is taken over at once
+    lock_stale_seconds: float = Field(default=600, ge=30)
+    #: every run writes a JSON summary to `<system>/runs/<run_id>.json`; this URI (optional) gets a copy too, at a
+    #: fixed place a scheduler reads
+    summary_path: str | None = None
+
+
+class PrivacyConfig(_Model):
+    #: `c360 forget` then VACUUMs every table it changed: file versions older than this are removed, and with them
+    #: the erased rows (time travel reaches them until then). Delta refuses less than 168 h unless
+    #: `c360 forget --ignore-retention-check` is given
+    vacuum_retention_hours: float = Field(default=168, ge=0)
+    #: gold.customer_360_analyst: how each PII column of gold.customer_360 is protected: `token` (a keyed hash:
+    #: equal values give equal tokens, so analysts can still count and join), `mask` (first character and `***`),
+    #: `year` (a date cut to 1 January of its year), `prefix` (the first `prefix_chars` characters), `drop`
+    analyst_columns: dict[str, Literal["token", "mask", "year", "prefix", "drop"]] = Field(default_factory=lambda: {
+        "first_name": "mask", "last_name": "mask", "full_name": "mask", "email": "token", "phone": "token",
+        "date_of_birth": "year", "street": "drop", "postcode": "prefix", "national_id": "drop",
+        "loyalty_id": "token", "company": "mask"})
+    prefix_chars: int = Field(default=3, ge=1)
+    #: the secret of the tokens comes from this environment variable; when it is not set, from
+    #: `<system>/privacy/token.key` (made once per warehouse with 32 random bytes: keep it as private as the table)
+    token_secret_env: str = "C360_TOKEN_SECRET"
 
 
 class QualityConfig(_Model):
@@ -585,6 +616,7 @@ class C360Config(_Model):
     alerts: list[AlertConfig] = Field(default_factory=list)
     quality: QualityConfig = Field(default_factory=QualityConfig)
     run: RunConfig = Field(default_factory=RunConfig)
+    privacy: PrivacyConfig = Field(default_factory=PrivacyConfig)
     report: ReportConfig = Field(default_factory=ReportConfig)
     sources: list[SourceConfig] = Field(default_factory=list)
     #: where each top-level key and each source came from (for messages); not read from YAML

@@ -15,6 +15,8 @@ from __future__ import annotations
 
 import os
 import re
+import threading
+import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -91,15 +93,17 @@ def read_text(spark: SparkSession, path: str) -> str | None:
     return bytes(data).decode("utf-8")
 
 
-def write_text(spark: SparkSession, path: str, text: str) -> None:
+def write_text(spark: SparkSession, path: str, text: str, note: bool = True) -> None:
     """Write (replace) a small text file: to a temporary name beside it, then renamed over it, so a reader sees
-    the old file or the new one (object stores without rename see one complete write)."""
-    tracking.note_file(location(path))
+    the old file or the new one (object stores without rename see one complete write). ``note=False``: not
+    a stage's output (the run lock), so not noted for :mod:`c360.pipelines.state`."""
+    if note:
+        tracking.note_file(location(path))
     fs, p = _fs(spark, path)
     jvm = spark.sparkContext._jvm
     fs.setWriteChecksum(False)  # no .crc side files on a local disk (object stores keep their own checksums)
     fs.mkdirs(p.getParent())
-    tmp = jvm.org.apache.hadoop.fs.Path(p.getParent(), f".{p.getName()}.{os.getpid()}.tmp")
+    tmp = jvm.org.apache.hadoop.fs.Path(p.getParent(), f".{p.getName()}.{os.getpid()}.{threading.get_ident()}.tmp")
     out = fs.create(tmp, True)
     try:
         out.write(bytearray(text.encode("utf-8")))
@@ -110,6 +114,74 @@ def write_text(spark: SparkSession, path: str, text: str) -> None:
     if not fs.rename(tmp, p):
         fs.delete(tmp, False)
         raise OSError(f"could not write {path}")
+
+
+def create_exclusive(spark: SparkSession, path: str, text: str) -> bool:
+    """Create the file with ``text`` unless it exists; False when it does. Atomic on a local disk (``O_EXCL``)
+    and on HDFS-like filesystems (``create`` without overwrite); on an object store two creators racing within
+    one request may both succeed (see docs/operations.md, "One run at a time")."""
+    if is_local(path):
+        local = local_path(path)
+        os.makedirs(os.path.dirname(local), exist_ok=True)
+        try:
+            fd = os.open(local, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+        except FileExistsError:
+            return False
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(text)
+        return True
+    fs, p = _fs(spark, path)
+    fs.mkdirs(p.getParent())
+    try:
+        out = fs.create(p, False)
+    except Exception as e:  # py4j wraps FileAlreadyExistsException
+        if "FileAlreadyExists" in str(e) or fs.exists(p):
+            return False
+        raise
+    try:
+        out.write(bytearray(text.encode("utf-8")))
+    finally:
+        out.close()
+    return True
+
+
+def modified_ms(spark: SparkSession, path: str) -> int | None:
+    """The file's modification time (ms since the epoch), or None when there is no such file."""
+    if is_local(path):
+        try:
+            return int(os.stat(local_path(path)).st_mtime * 1000)
+        except FileNotFoundError:
+            return None
+    fs, p = _fs(spark, path)
+    return int(fs.getFileStatus(p).getModificationTime()) if fs.exists(p) else None
+
+
+def touch(spark: SparkSession, path: str, text: str) -> None:
+    """Mark an existing file as modified now without a moment in which it is missing: a local file's times
+    are set, HDFS's through ``setTimes``, and an object store's object is written again with ``text`` (one
+    PUT replaces it whole)."""
+    if is_local(path):
+        os.utime(local_path(path))
+        return
+    fs, p = _fs(spark, path)
+    if path.lower().startswith(("hdfs:", "viewfs:")):
+        fs.setTimes(p, int(time.time() * 1000), -1)
+        return
+    out = fs.create(p, True)
+    try:
+        out.write(bytearray(text.encode("utf-8")))
+    finally:
+        out.close()
+
+
+def rename(spark: SparkSession, src: str, dest: str) -> bool:
+    """Rename a file; False when ``src`` is gone (someone else renamed it first)."""
+    fs, p = _fs(spark, src)
+    _, d = _fs(spark, dest)
+    try:
+        return bool(fs.rename(p, d))
+    except Exception:  # noqa: BLE001 (a vanished source raises on some filesystems)
+        return False
 
 
 def delete(spark: SparkSession, path: str, recursive: bool = True) -> bool:
@@ -143,6 +215,17 @@ def names_in(spark: SparkSession, folder: str) -> list[str]:
     if not fs.exists(p):
         return []
     return [st.getPath().getName() for st in fs.listStatus(p)]
+
+
+def walk(spark: SparkSession, folder: str) -> list[str]:
+    """Every file under ``folder``, at any depth (empty when there is no such folder)."""
+    fs, p = _fs(spark, folder)
+    if not fs.exists(p):
+        return []
+    out, found = [], fs.listFiles(p, True)
+    while found.hasNext():
+        out.append(found.next().getPath().toString())
+    return sorted(out)
 
 
 def copy_local_dir(spark: SparkSession, local_dir: str, dest: str) -> None:

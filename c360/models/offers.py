@@ -117,6 +117,14 @@ def rank(candidates_df: DataFrame, acceptance_df: DataFrame, prior_strength: flo
                     "channel", reason.alias("reason")))
 
 
+def may_market(customers_df: DataFrame, unknown_consent: str = "allow"):
+    """The condition of customers a marketing contact may reach: marketing consent given (an unknown consent,
+    null, counts as ``unknown_consent`` says); every customer when the rows carry no consent at all."""
+    if "marketing_consent" not in customers_df.columns:
+        return F.lit(True)
+    return F.coalesce(F.col("marketing_consent"), F.lit(unknown_consent == "allow"))
+
+
 def suppressions(customers_df: DataFrame, tickets_df: DataFrame | None, responses_df: DataFrame | None,
                  as_of: dt.date, cooldown_days: int, complaint_categories: list[str], open_status: list[str],
                  unknown_consent: str) -> DataFrame:
@@ -127,9 +135,7 @@ def suppressions(customers_df: DataFrame, tickets_df: DataFrame | None, response
     spark = customers_df.sparkSession
     parts = []
     if "marketing_consent" in customers_df.columns:
-        no = ~F.col("marketing_consent") if unknown_consent == "allow" else ~F.coalesce("marketing_consent",
-                                                                                         F.lit(False))
-        parts.append(customers_df.where(no).select("customer_id", F.lit(1).alias("_o"),
+        parts.append(customers_df.where(~may_market(customers_df, unknown_consent)).select("customer_id", F.lit(1).alias("_o"),
                                                    F.lit("no_consent").alias("suppressed_by")))
     end = F.lit((as_of + dt.timedelta(days=1)).isoformat()).cast("timestamp")
     if tickets_df is not None:

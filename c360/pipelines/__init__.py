@@ -53,7 +53,8 @@ JOBS: dict[str, Job] = {j.name: j for j in [
     Job("explain-match", "Show why two records were or were not linked.", "c360.pipelines.explain_match"),
     Job("evaluate-models", "Churn AUC against the oracle of the generator's latent hazard; planted cross-sell "
         "affinities found among the rules.", "c360.pipelines.evaluate_models"),
-    Job("forget", "Erase a person from every table (right to be forgotten).", None, "production hardening"),
+    Job("forget", "Erase a person from every table, the quarantine, reports and c360's own landing files, then "
+        "VACUUM old versions; an audit row in gold.erasure_log (right to be forgotten).", "c360.pipelines.forget"),
 ]}
 
 #: the stages of `c360 run all`, in order
@@ -70,12 +71,22 @@ class JobContext:
     facts: dict = field(default_factory=dict)
     #: the data-quality gates of this process (c360.pipelines.quality.Gates), made on first use
     gates: object | None = None
+    #: this run's id (ingest log, quality results, the run summary and lock: c360.runs)
+    run_id: str = field(default_factory=lambda: _new_run_id())
+    #: per stage of this run: name, status (ran, skipped, failed), seconds, facts (the run summary's)
+    stages: list[dict] = field(default_factory=list)
 
     @cached_property
     def spark(self):
         from c360.session import get_spark  # noqa: PLC0415 (keep --help and config errors Spark-free)
 
         return get_spark(self.cfg)
+
+
+def _new_run_id() -> str:
+    from c360.runs import new_run_id  # noqa: PLC0415
+
+    return new_run_id()
 
 
 def is_built(name: str) -> bool:

@@ -11,7 +11,6 @@ by side (``run.parallelism``); every source's bad rows go to the quarantine in o
 from __future__ import annotations
 
 import json
-import uuid
 from dataclasses import dataclass
 
 from pyspark.sql import DataFrame, SparkSession
@@ -222,7 +221,7 @@ def run(ctx: JobContext) -> dict:
         if not p.new:
             log.info(f"{p.source.name}: nothing new")
     todo = [p for p in plans if p.new]
-    run_id = uuid.uuid4().hex[:12]
+    run_id = ctx.run_id
     done = map_concurrently(lambda p: ingest_source(spark, cfg, p), todo, cfg.run.parallelism)
     log_rows = [r for d in done for r in _log_rows(d, run_id)]
     if done:

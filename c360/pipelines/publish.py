@@ -12,18 +12,26 @@ moves), new customers are inserted, customers that no longer exist (merged away)
 nothing new changes no row. When rows changed the files are Z-ordered by ``customer_id`` (a profile lookup
 reads one file). Delta keeps the earlier versions: ``VERSION AS OF`` / ``TIMESTAMP AS OF`` read yesterday's table.
 Column comments come from the data dictionary.
+
+Then gold.customer_360_analyst, the same rows for analysts with the PII protected (``privacy.analyst_columns``:
+names masked, emails and phones tokenised with a keyed hash, birth dates cut to the year, streets and national
+ids left out): the clear table is for the jobs and for the people allowed to see PII.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import os
+import secrets
 import time
 
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
+from c360 import privacy
 from c360.errors import C360Error
 from c360.gold import customer360 as G
+from c360.io import files
 from c360.io.delta import optimize, read_optional, read_table, set_column_comments, write_table
 from c360.log import get_logger
 from c360.pipelines import JobContext
@@ -32,6 +40,7 @@ from c360.tables import column_doc, column_order, table
 
 log = get_logger(__name__)
 SPEC = "gold.customer_360"
+ANALYST = "gold.customer_360_analyst"
 
 
 def _latest_on_or_before(df: DataFrame | None, as_of: dt.date) -> tuple[DataFrame | None, dt.date | None]:
@@ -85,6 +94,17 @@ def comments(columns: list[str]) -> dict[str, str]:
     return out
 
 
+def token_secret(ctx: JobContext) -> str:
+    """The analysts' tokens' secret: the environment variable ``privacy.token_secret_env``, else
+    ``<system>/privacy/token.key`` (32 random bytes, made once per warehouse)."""
+    env = os.environ.get(ctx.cfg.privacy.token_secret_env)
+    if env:
+        return env
+    path = files.join(ctx.cfg.system_path, "privacy", "token.key")
+    files.create_exclusive(ctx.spark, path, secrets.token_hex(32))
+    return (files.read_text(ctx.spark, path) or "").strip()
+
+
 def run(ctx: JobContext) -> dict:
     spark, cfg = ctx.spark, ctx.cfg
     t0 = time.perf_counter()
@@ -109,6 +129,11 @@ def run(ctx: JobContext) -> dict:
     if changed:
         optimize(spark, cfg, spec, zorder_by=("customer_id",))
     altered = set_column_comments(spark, cfg, spec, comments(df.columns))
+    analyst = table(ANALYST)
+    if changed or read_optional(spark, cfg, analyst) is None:
+        protected = privacy.protect(read_table(spark, cfg, spec), cfg.privacy.analyst_columns, token_secret(ctx),
+                                    cfg.privacy.prefix_chars)
+        write_table(spark, cfg, analyst, protected, mode="overwrite")
     facts.update({"customers": df.count(), "inserted": int(metrics.get("numTargetRowsInserted", 0) or 0),
                   "updated": int(metrics.get("numTargetRowsUpdated", 0) or 0),
                   "deleted": int(metrics.get("numTargetRowsDeleted", 0) or 0), "comments_set": altered,

@@ -15,7 +15,6 @@ import json
 import logging
 import re
 import tempfile
-import uuid
 
 from c360.errors import QualityGateError
 from c360.io import files
@@ -46,7 +45,7 @@ class Gates:
         self.ctx = ctx
         _ = ctx.spark  # c360's session first: great-expectations would otherwise start a bare one
         self.checks = S.parse(ctx.cfg.quality.suites, "conf quality.yml")
-        self.run_id = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%S") + "-" + uuid.uuid4().hex[:6]
+        self.run_id = ctx.run_id
         self.gx = gx.get_context(mode="ephemeral")
         self.gx.variables.progress_bars = ProgressBarsConfig(globally=False, metric_calculations=False)
         self.source = self.gx.data_sources.add_spark("c360")

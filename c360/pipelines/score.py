@@ -127,7 +127,7 @@ def run(ctx: JobContext, model_version: str | None = None) -> dict:
         nbo = offers.rank(cand, acc, oc.prior_strength, oc.top_n).withColumn("as_of", day)
         write_table(spark, cfg, table("gold.next_best_offers"), nbo, mode="overwrite", replace_where=where)
         n_offers = read_table(spark, cfg, table("gold.next_best_offers")).where(where).count()
-    alert_df, skipped = alerts.raise_alerts(scored, cfg.alerts, as_of)
+    alert_df, skipped = alerts.raise_alerts(scored, cfg.alerts, as_of, oc.unknown_consent)
     write_table(spark, cfg, table("gold.customer_alerts"), alert_df, mode="overwrite", replace_where=where)
     stats = read_table(spark, cfg, table("gold.customer_scores")).where(where).groupBy("churn_risk").count().collect()
     n_alerts = read_table(spark, cfg, table("gold.customer_alerts")).where(where).count()

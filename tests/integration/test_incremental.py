@@ -21,7 +21,7 @@ pytestmark = [pytest.mark.integration, pytest.mark.slow]
 REPO = Path(__file__).resolve().parents[2]
 
 
-def test_unchanged_stage_is_skipped_and_runs_again_when_an_input_changes(spark, tmp_path, capsys):
+def test_unchanged_stage_is_skipped_and_runs_again_when_an_input_changes(spark, tmp_path, capsys, monkeypatch):
     landing, wh = tmp_path / "landing", tmp_path / "wh"
     generate(landing, GenParams(people=60, seed=5, malformed_rate=0.0, chunk_size=60))
     args = ["--env", "test", "--conf", str(landing), "--landing", str(landing), "--warehouse", str(wh),
@@ -70,3 +70,19 @@ def test_unchanged_stage_is_skipped_and_runs_again_when_an_input_changes(spark, 
     out = run("--set", "standardize.default_country=NZ")
     assert "nothing new since its last run" not in out
     assert read_table(spark, cfg, TABLES["silver.orders"]).count() > 0
+
+    # a run killed while the stage writes (here: a stand-in stage that looks at the record and then dies)
+    # leaves no record of a finished run, so the next run does the stage again instead of skipping it
+    seen = {}
+
+    def killed(name, ctx, **options):
+        seen["record"] = files.read_text(spark, files.join(cfg.system_path, "state", f"{name}.json"))
+        raise SystemExit(137)
+
+    with monkeypatch.context() as m:
+        m.setattr("c360.cli.run_job", killed)
+        with pytest.raises(SystemExit):
+            main(["standardize", *args, "--set", "run.skip_unchanged=false"])
+    assert seen["record"] is None
+    out = run("--set", "standardize.default_country=NZ")
+    assert "nothing new since its last run" not in out

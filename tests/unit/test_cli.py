@@ -37,9 +37,12 @@ def test_misspelt_key_exits_2(tmp_path, capsys):
     assert "spark.mastr" in err and str(tmp_path / "p.yml") in err
 
 
-def test_not_built_job_exits_2(capsys):
-    assert main(["forget", "--customer-id", "c-1"]) == 2
-    assert "not built yet" in capsys.readouterr().err
+def test_not_built_job_exits_2(capsys, monkeypatch, tmp_path):
+    from c360.pipelines import Job
+
+    monkeypatch.setitem(JOBS, "forget", Job("forget", "Erase a person.", None, "a later release"))
+    assert main(["forget", "c-1", "--env", "test", "--warehouse", str(tmp_path / "w")]) == 2
+    assert "not built yet (planned with a later release)" in capsys.readouterr().err
 
 
 def test_bad_usage_exits_2(capsys):

@@ -183,6 +183,21 @@ def test_alerts_hold_where_the_rule_does_and_skip_rules_on_missing_columns(spark
     assert skipped == ["social"]
 
 
+def test_marketing_alerts_reach_only_customers_who_may_be_marketed_to(spark):
+    df = spark.createDataFrame([("yes", True, 1.0), ("no", False, 1.0), ("unknown", None, 1.0)],
+                               "customer_id string, marketing_consent boolean, cart_abandonment_rate_7d double")
+    rules = [AlertConfig(name="cart", when="cart_abandonment_rate_7d > 0", action="remind", purpose="marketing"),
+             AlertConfig(name="care", when="cart_abandonment_rate_7d > 0", action="call")]
+
+    def raised(unknown):
+        out, _ = alerts.raise_alerts(df, rules, D, unknown)
+        return {(r["alert"], r["customer_id"]) for r in out.collect()}
+
+    service = {("care", "yes"), ("care", "no"), ("care", "unknown")}
+    assert raised("allow") == service | {("cart", "yes"), ("cart", "unknown")}
+    assert raised("suppress") == service | {("cart", "yes")}
+
+
 def test_runs_are_tracked_in_mlflow_when_it_is_installed(monkeypatch, cfg):
     """store.track against a stand-in mlflow module that records the calls (mlflow is an optional extra)."""
     import sys
