@@ -21,7 +21,7 @@ endif
 
 JOBS := generate ingest standardize resolve sessionize features train score publish quality report profile forget
 
-.PHONY: setup demo test test-fast lint package submit clean bench bench-matching bench-graph docs $(JOBS) run-all help
+.PHONY: setup demo test test-fast lint package submit clean bench bench-matching bench-graph docs $(JOBS) run-all help cluster-up cluster-down
 
 help:            ## list targets
 	@grep -E '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -65,6 +65,12 @@ submit: package  ## spark-submit JOB to MASTER: make submit JOB=resolve MASTER=s
 	$(BIN)/spark-submit --master '$(MASTER)' \
 	  --packages "$$($(C360) config packages --env $(ENV))" \
 	  --jars "dist/c360-udf.jar$$(j=$$($(C360) config jars --env $(ENV)); [ -n "$$j" ] && echo ",$$j")" --py-files dist/c360.zip jobs/$(JOB).py --env $(ENV) $(ARGS)
+
+cluster-up: $(STAMP) ## a Spark standalone master and two workers on this machine (prints spark://127.0.0.1:7077)
+	@bash scripts/cluster.sh up
+
+cluster-down:    ## stop them (nothing happens when they are not running)
+	@bash scripts/cluster.sh down
 
 $(JOBS): $(STAMP) ## one target per job: make ingest ARGS="--landing ..."
 	$(C360) $@ --env $(ENV) $(ARGS)

@@ -165,6 +165,9 @@ class RunSummary:
         code = 0 if error is None else exit_code_of(error)
         status = ("succeeded" if code == 0 else "gate_failed" if code == 3 else "invalid" if code == 2
                   else "busy" if isinstance(error, WarehouseBusyError) else "failed")
+        if "spark" in self.ctx.__dict__:  # where it ran: the master and Spark's application id
+            sc = self.ctx.spark.sparkContext
+            self.data.update(spark_master=sc.master, spark_app_id=sc.applicationId)
         self.data.update(finished_at=_now(), seconds=round(time.perf_counter() - self._t0, 1), status=status,
                          exit_code=code, error=None if error is None else (
                              str(error) if isinstance(error, C360Error) else f"{type(error).__name__}: {error}"))
