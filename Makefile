@@ -12,6 +12,9 @@ DEMO_DIR ?= data/demo
 JOB    ?= resolve
 MASTER ?= local[2]
 ARGS   ?=
+# `make submit`: the options that also decide what spark-submit fetches (--conf DIR, --warehouse URI, --set
+# KEY=VALUE: an s3a:// warehouse adds the S3 connector), given to the job as well
+CONF_ARGS ?=
 STAMP  := $(VENV)/.installed
 # a local GraphFrames jar instead of resolving graph.graphframes_package from Maven (offline machines)
 GRAPHFRAMES_JAR ?=
@@ -63,8 +66,10 @@ package: $(STAMP) ## build dist/c360.zip (for --py-files), a wheel and dist/c360
 submit: package  ## spark-submit JOB to MASTER: make submit JOB=resolve MASTER=spark://host:7077
 	PATH="$(abspath $(BIN)):$$PATH" PYSPARK_PYTHON="$(abspath $(BIN))/python" \
 	$(BIN)/spark-submit --master '$(MASTER)' \
-	  --packages "$$($(C360) config packages --env $(ENV))" \
-	  --jars "dist/c360-udf.jar$$(j=$$($(C360) config jars --env $(ENV)); [ -n "$$j" ] && echo ",$$j")" --py-files dist/c360.zip jobs/$(JOB).py --env $(ENV) $(ARGS)
+	  --packages "$$($(C360) config packages --env $(ENV) $(CONF_ARGS))" \
+	  $$(x=$$($(C360) config exclude-packages --env $(ENV) $(CONF_ARGS)); [ -n "$$x" ] && echo "--exclude-packages $$x") \
+	  --jars "dist/c360-udf.jar$$(j=$$($(C360) config jars --env $(ENV) $(CONF_ARGS)); [ -n "$$j" ] && echo ",$$j")" \
+	  --py-files dist/c360.zip jobs/$(JOB).py --env $(ENV) $(CONF_ARGS) $(ARGS)
 
 cluster-up: $(STAMP) ## a Spark standalone master and two workers on this machine (prints spark://127.0.0.1:7077)
 	@bash scripts/cluster.sh up

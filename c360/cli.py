@@ -378,6 +378,12 @@ def config_packages(ctx):
     click.echo(",".join(ctx.cfg.spark_packages()))
 
 
+@config_group.command(name="exclude-packages", help="The group:artifact for spark-submit --exclude-packages.")
+@common_options(with_as_of=False, job=False)
+def config_exclude_packages(ctx):
+    click.echo(",".join(ctx.cfg.spark_excludes()))
+
+
 @config_group.command(name="jars", help="The jars (paths or URIs) for spark-submit --jars, besides c360's own.")
 @common_options(with_as_of=False, job=False)
 def config_jars(ctx):

@@ -22,7 +22,7 @@ import re
 import sys
 from pathlib import Path
 
-from pyspark import SparkConf
+from pyspark import SparkConf, SparkContext
 from pyspark.sql import SparkSession
 
 from c360 import jvm
@@ -55,6 +55,8 @@ def _settings(cfg: C360Config) -> dict[str, str]:
         wanted["spark.jars.packages"] = ",".join(packages)
     if cfg.spark_jars():
         wanted["spark.jars"] = ",".join(cfg.spark_jars())
+    if cfg.spark_excludes():
+        wanted["spark.jars.excludes"] = ",".join(cfg.spark_excludes())
     if cfg.spark.repositories:
         wanted["spark.jars.repositories"] = ",".join(cfg.spark.repositories)
     for key, value in cfg.spark.conf.items():
@@ -108,6 +110,16 @@ def _udfs(spark: SparkSession, cfg: C360Config) -> SparkSession:
     return spark
 
 
+def _submitted_settings() -> dict[str, str]:
+    """What spark-submit (its options, ``--conf``, ``spark-defaults.conf``) already set. Under spark-submit the
+    Python driver is started by a JVM that holds those settings as system properties; a ``SparkConf`` made
+    before the driver attaches to that JVM is Python-only and empty, so attach first (the gateway spark-submit
+    named in ``PYSPARK_GATEWAY_PORT``), then read them. Outside spark-submit no JVM is started here."""
+    if os.environ.get("PYSPARK_GATEWAY_PORT"):
+        SparkContext._ensure_initialized()
+    return dict(SparkConf(loadDefaults=True).getAll())
+
+
 def get_spark(cfg: C360Config) -> SparkSession:
     """Return the active SparkSession, or build one from the configuration."""
     active = SparkSession.getActiveSession()
@@ -117,7 +129,7 @@ def get_spark(cfg: C360Config) -> SparkSession:
         # the embedded driver's Python workers must be this interpreter (the venv), not whatever is on PATH
         os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
         os.environ.setdefault("PYSPARK_DRIVER_PYTHON", sys.executable)
-    already = dict(SparkConf(loadDefaults=True).getAll())  # what spark-submit / spark-defaults set
+    already = _submitted_settings()
     builder = SparkSession.builder
     skipped = []
     settings = _settings(cfg)

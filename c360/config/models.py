@@ -9,7 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 from c360.canonical import CANONICAL_FIELDS, REQUIRED_FIELDS, SourceFormat, SourceKind
 from c360.errors import ConfigError
-from c360.io.files import join, location
+from c360.io.files import has_scheme, join, location
 
 SOURCES_FILE = "sources.yml"
 
@@ -27,6 +27,13 @@ class PathsConfig(_Model):
     reports: str | None = None
 
 
+class FilesystemConfig(_Model):
+    #: Maven coordinates of the Hadoop filesystem connector (and of the client libraries it needs)
+    packages: list[str] = Field(default_factory=list)
+    #: ``group:artifact`` left out of their dependencies (spark.jars.excludes, spark-submit --exclude-packages)
+    excludes: list[str] = Field(default_factory=list)
+
+
 class SparkConfig(_Model):
     app_name: str = "c360"
     #: None: leave the master to spark-submit / the cluster
@@ -38,6 +45,9 @@ class SparkConfig(_Model):
     log_level: str = "WARN"
     #: c360's Java functions (c360/jvm.py: Jaro-Winkler as a Spark expression); false: the Python implementations
     jvm_udfs: bool = True
+    #: a URI scheme (``s3a``) -> the connector added to the packages when a configured path uses the scheme;
+    #: set a scheme's packages to [] where the cluster already has its connector (EMR, Databricks)
+    filesystems: dict[str, FilesystemConfig] = Field(default_factory=dict)
 
 
 class GraphConfig(_Model):
@@ -640,11 +650,27 @@ class C360Config(_Model):
     def reports_path(self) -> str:
         return location(self.paths.reports) if self.paths.reports else join(self.paths.warehouse, "_reports")
 
+    def path_schemes(self) -> set[str]:
+        """The URI schemes of every configured location: the paths and the sources' own paths."""
+        paths = [self.paths.warehouse, self.paths.landing, self.paths.system, self.paths.reports]
+        paths += [s.path for s in self.sources]
+        return {p.split(":", 1)[0].lower() for p in paths if p and has_scheme(p)}
+
+    def _filesystems(self) -> list[FilesystemConfig]:
+        schemes = self.path_schemes()
+        return [fs for scheme, fs in sorted(self.spark.filesystems.items()) if scheme.lower() in schemes]
+
     def spark_packages(self) -> list[str]:
         packages = list(self.spark.packages)
+        for fs in self._filesystems():
+            packages += [p for p in fs.packages if p not in packages]
         if self.graph.may_use_graphframes and not self.graph.graphframes_jar:
             packages.append(self.graph.graphframes_package)
         return packages
+
+    def spark_excludes(self) -> list[str]:
+        """``group:artifact`` to leave out of the packages' dependencies (spark.jars.excludes)."""
+        return sorted({x for fs in self._filesystems() for x in fs.excludes})
 
     def spark_jars(self) -> list[str]:
         """Jars (paths or URIs) for spark.jars besides c360's own Java functions."""

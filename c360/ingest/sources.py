@@ -18,13 +18,21 @@ from pyspark.sql.utils import AnalysisException
 from c360.config import C360Config, SourceConfig
 from c360.errors import SourceError
 from c360.frames import empty_frame
-from c360.io.files import FileInfo, has_scheme, join, list_files, location
+from c360.io.files import FileInfo, first_line, has_scheme, join, list_files, location
 
 CORRUPT = "_corrupt_record"
 JSON_SAMPLE_LINES = 2000
 
 _SCHEMA_SPEC = re.compile(r"^\s*(?P<type>\w+(?:\(\d+,\s*\d+\))?)(?P<fmt>\s+[^!]*?)?\s*(?P<nn>not null)?\s*$", re.I)
 _TYPES = {"string", "int", "integer", "long", "bigint", "double", "float", "boolean", "date", "timestamp"}
+
+
+@dataclass(frozen=True)
+class SchemaGroup:
+    """Files of one source read alike, and the raw schema they are read with."""
+
+    schema: T.StructType
+    files: list[FileInfo]
 
 
 @dataclass(frozen=True)
@@ -69,14 +77,58 @@ def raw_schema(spark: SparkSession, source: SourceConfig, files: list[FileInfo])
             sample += spark.sparkContext.textFile(f.path).take(JSON_SAMPLE_LINES)
         inferred = spark.read.options(**source.options).json(spark.sparkContext.parallelize(sample)).schema
         return T.StructType([f for f in inferred.fields if f.name != CORRUPT])
-    if fmt == "parquet":
-        return spark.read.parquet(first).schema
+    if fmt == "parquet":  # every file's footer: a column that only the newer files have is kept
+        return spark.read.option("mergeSchema", "true").parquet(*[f.path for f in files]).schema
     return spark.read.format("delta").load(first).schema
 
 
-def read_raw(spark: SparkSession, source: SourceConfig, files: list[FileInfo], schema: T.StructType) -> DataFrame:
-    """Raw rows of ``files`` read with ``schema`` (:func:`raw_schema`), with ``_source_file``; text formats keep
-    unparseable lines in ``_corrupt_record``."""
+def _has_header(source: SourceConfig) -> bool:
+    return source.format == "csv" and str(source.options.get("header", "false")).lower() == "true"
+
+
+def schema_groups(spark: SparkSession, source: SourceConfig, files: list[FileInfo]) -> list[SchemaGroup]:
+    """The files in groups read alike, each with its raw schema (:func:`raw_schema`). Spark reads a CSV
+    file's columns by position, not by its header, so CSV files whose header lines differ (a column added,
+    dropped or moved) are grouped by header and read apart; every other format is one group."""
+    # an empty file has no rows and no schema: it is read (as no rows) with the others
+    sized = [f for f in files if f.size > 0] or files
+    empty = [f for f in files if f not in sized]
+    if not _has_header(source) or len(sized) == 1:
+        return [SchemaGroup(raw_schema(spark, source, sized), files)]
+    encoding = str(source.options.get("encoding") or source.options.get("charset") or "UTF-8")
+    by_header: dict[str, list[FileInfo]] = {}
+    for f in sized:
+        by_header.setdefault(first_line(spark, f.path, encoding) or "", []).append(f)
+    groups = list(by_header.values())
+    groups[0] += empty
+    return [SchemaGroup(raw_schema(spark, source, group), group) for group in groups]
+
+
+def union_schema(groups: list[SchemaGroup]) -> T.StructType:
+    """Every group's columns once, by name: the first group's in order, then each column a later one adds."""
+    fields = list(groups[0].schema.fields)
+    names = {f.name for f in fields}
+    for g in groups[1:]:
+        fields += [f for f in g.schema.fields if f.name not in names]
+        names |= {f.name for f in g.schema.fields}
+    return T.StructType(fields)
+
+
+def read_raw(spark: SparkSession, source: SourceConfig, groups: list[SchemaGroup]) -> DataFrame:
+    """Raw rows of every group's files, each group read with its own schema and the groups joined by column
+    name (a column a group lacks is null there), with ``_source_file``; text formats keep unparseable lines
+    in ``_corrupt_record``."""
+    frames = [_read_group(spark, source, g.files, g.schema) for g in groups]
+    if len(frames) == 1:
+        return frames[0]
+    columns = [f.name for f in union_schema(groups).fields] + [CORRUPT, "_source_file"]
+    out = frames[0]
+    for df in frames[1:]:
+        out = out.unionByName(df, allowMissingColumns=True)
+    return out.select(*columns)
+
+
+def _read_group(spark: SparkSession, source: SourceConfig, files: list[FileInfo], schema: T.StructType) -> DataFrame:
     paths = [f.path for f in files]
     if source.format in ("csv", "json"):
         full = T.StructType(schema.fields + [T.StructField(CORRUPT, T.StringType())])

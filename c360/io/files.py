@@ -93,6 +93,22 @@ def read_text(spark: SparkSession, path: str) -> str | None:
     return bytes(data).decode("utf-8")
 
 
+def first_line(spark: SparkSession, path: str, encoding: str = "UTF-8") -> str | None:
+    """The first line of a text file (decompressed when its name says so: ``.gz``, ``.bz2``, ...), reading
+    no further than that line; None for an empty file."""
+    fs, p = _fs(spark, path)
+    jvm = spark.sparkContext._jvm
+    stream = fs.open(p)
+    try:
+        codec = jvm.org.apache.hadoop.io.compress.CompressionCodecFactory(
+            spark.sparkContext._jsc.hadoopConfiguration()).getCodec(p)
+        inner = codec.createInputStream(stream) if codec is not None else stream
+        reader = jvm.java.io.BufferedReader(jvm.java.io.InputStreamReader(inner, encoding))
+        return reader.readLine()
+    finally:
+        stream.close()
+
+
 def write_text(spark: SparkSession, path: str, text: str, note: bool = True) -> None:
     """Write (replace) a small text file: to a temporary name beside it, then renamed over it, so a reader sees
     the old file or the new one (object stores without rename see one complete write). ``note=False``: not
@@ -239,5 +255,13 @@ def copy_local_dir(spark: SparkSession, local_dir: str, dest: str) -> None:
         folder = target if rel == "." else jvm.org.apache.hadoop.fs.Path(target, rel.replace(os.sep, "/"))
         fs.mkdirs(folder)
         for name in names:
-            src = jvm.org.apache.hadoop.fs.Path("file://" + os.path.abspath(os.path.join(root, name)))
-            fs.copyFromLocalFile(False, True, src, jvm.org.apache.hadoop.fs.Path(folder, name))
+            # through the filesystem's own output stream, as every other file c360 writes (S3A's
+            # copyFromLocalFile goes through the AWS SDK's transfer manager and asynchronous HTTP client instead,
+            # which S3-compatible servers do not all speak: moto's answered its 100-continue with an error)
+            with open(os.path.join(root, name), "rb") as f:
+                data = f.read()
+            out = fs.create(jvm.org.apache.hadoop.fs.Path(folder, name), True)
+            try:
+                out.write(bytearray(data))
+            finally:
+                out.close()

@@ -22,9 +22,11 @@ from c360.errors import C360Error, ConfigError
 from c360.frames import union_all
 from c360.ingest.sources import (
     CORRUPT,
+    SchemaGroup,
     raw_schema,
     raw_text,
     read_raw,
+    schema_groups,
     source_files,
     validate_source,
     with_quarantine_reason,
@@ -50,7 +52,7 @@ class Plan:
 
     source: SourceConfig
     new: list[FileInfo]
-    schema: T.StructType
+    groups: list[SchemaGroup]  #: the new files, in groups read alike (CSV: by header line)
 
 
 @dataclass
@@ -120,14 +122,18 @@ def plan_source(spark: SparkSession, cfg: C360Config, source: SourceConfig, seen
     found = source_files(spark, cfg, source)
     known = seen.files.get(source.name, set())
     new = [f for f in found if (f.path, f.size, f.mtime) not in known]
-    schema = seen.schema(source.name) if not new else None
+    if new:
+        groups = schema_groups(spark, source, new)
+        for group in groups:  # every header: a file that dropped a mapped column fails before anything is written
+            validate_source(spark, source, group.schema, group.files[0].path)
+        return Plan(source, new, groups)
+    schema = seen.schema(source.name)
     if schema is not None:
         where = f"table {bronze_table(source.name).fqn}"
     else:
-        first = new or found
-        schema, where = raw_schema(spark, source, first), first[0].path
+        schema, where = raw_schema(spark, source, found), found[0].path
     validate_source(spark, source, schema, where)
-    return Plan(source, new, schema)
+    return Plan(source, new, [])
 
 
 def _in_files(column: str, files: list[FileInfo]) -> str:
@@ -156,7 +162,7 @@ def ingest_source(spark: SparkSession, cfg: C360Config, plan: Plan) -> Ingested:
     """The new files' good rows into ``bronze.<source>`` (replacing exactly those files' rows); the bad rows
     kept aside (cached) for the run's one quarantine write."""
     source = plan.source
-    parsed = with_quarantine_reason(read_raw(spark, source, plan.new, plan.schema), source).persist()
+    parsed = with_quarantine_reason(read_raw(spark, source, plan.groups), source).persist()
     try:
         good, bad = split_good_bad(parsed, source)
         metrics = write_table(spark, cfg, bronze_table(source.name), good, mode="overwrite",

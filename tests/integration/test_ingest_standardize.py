@@ -265,3 +265,46 @@ def test_delta_source_is_ingested_once_per_version(spark, tmp_path):
     run_job("standardize", JobContext(cfg))
     names = {r["first_name_canonical"] for r in read_table(spark, cfg, TABLES["silver.person"]).collect()}
     assert names == {"anne", "robert"}  # nicknames.csv: ann -> anne, bob -> robert
+
+
+PARTNERS = """  - name: partners
+    kind: person
+    format: csv
+    path: partners/*.csv
+    options: {header: true}
+    id: pid
+    fields: {first_name: fname, last_name: lname, email: mail}
+"""
+
+
+def test_a_source_that_adds_and_moves_columns_is_read_by_header(spark, tmp_path, capsys):
+    """Files of one source with different headers, in one run and across runs: each file's values land under
+    its own header's names (Spark alone reads CSV columns by position), a new column is kept in bronze, and
+    standardize goes on; a file that drops a mapped column stops the run before anything is written."""
+    landing, conf, wh = tmp_path / "landing", tmp_path / "conf", tmp_path / "wh"
+    (landing / "partners").mkdir(parents=True)
+    _only(conf, PARTNERS)
+    (landing / "partners" / "a.csv").write_text("pid,fname,lname,mail\nP1,Ann,Lee,ann@example.com\n")
+    args = ["--env", "test", "--conf", str(conf), "--landing", str(landing), "--warehouse", str(wh)]
+    assert main(["ingest", *args]) == 0
+    # the next run sees two new files: one adds `tier` and moves `mail` first, one adds `tier` at the end
+    (landing / "partners" / "b.csv").write_text("mail,pid,tier,fname,lname\nbo@example.com,P2,gold,Bo,Ng\n")
+    (landing / "partners" / "c.csv").write_text("pid,fname,lname,mail,tier\nP3,Cy,Ode,cy@example.com,silver\n")
+    assert main(["ingest", *args]) == 0
+    cfg = load_config("test", conf, conf_root=REPO / "conf", warehouse=str(wh), landing=str(landing))
+    bronze = {r["pid"]: r.asDict() for r in read_table(spark, cfg, bronze_table("partners")).collect()}
+    assert {p: (r["fname"], r["lname"], r["mail"], r["tier"]) for p, r in bronze.items()} == {
+        "P1": ("Ann", "Lee", "ann@example.com", None), "P2": ("Bo", "Ng", "bo@example.com", "gold"),
+        "P3": ("Cy", "Ode", "cy@example.com", "silver")}
+    assert read_table(spark, cfg, TABLES["bronze.quarantine"]).count() == 0
+    assert main(["standardize", *args]) == 0
+    person = {r["source_record_id"]: r["email"] for r in read_table(spark, cfg, TABLES["silver.person"]).collect()}
+    assert person == {"P1": "ann@example.com", "P2": "bo@example.com", "P3": "cy@example.com"}
+
+    version = table_version(spark, cfg, bronze_table("partners"))
+    (landing / "partners" / "d.csv").write_text("pid,fname,lname,tier\nP4,Di,Ray,gold\n")
+    capsys.readouterr()
+    assert main(["ingest", *args]) == 2
+    err = capsys.readouterr().err
+    assert "source 'partners', key 'fields.email'" in err and "d.csv" in err, err
+    assert table_version(spark, cfg, bronze_table("partners")) == version

@@ -188,6 +188,24 @@ def test_single_keys_from_the_environment_and_set_apply_last_and_are_named(tmp_p
         load_config("local", environ={}, settings=["sources=[]"])
 
 
+def test_a_filesystem_connector_comes_only_with_a_path_on_its_scheme():
+    base = load_config("local", environ={}, conf_root=REPO / "conf")
+    assert not any("hadoop-aws" in p for p in base.spark_packages()) and base.spark_excludes() == []
+    for settings in (["paths.warehouse=s3a://bucket/wh"], ["paths.reports=S3A://bucket/reports"]):
+        on_s3 = load_config("local", environ={}, conf_root=REPO / "conf", settings=settings)
+        assert "org.apache.hadoop:hadoop-aws:3.4.2" in on_s3.spark_packages(), settings
+        assert on_s3.spark_excludes() == ["software.amazon.awssdk:bundle"]
+    # a cluster with its own connector: nothing added
+    own = load_config("local", environ={}, conf_root=REPO / "conf",
+                      settings=["paths.warehouse=s3a://bucket/wh", "spark.filesystems.s3a.packages=[]"])
+    assert not any("hadoop-aws" in p for p in own.spark_packages())
+    # the connector's Hadoop is the one inside pyspark
+    import pyspark  # noqa: PLC0415
+
+    jars = {p.name for p in (Path(pyspark.__file__).parent / "jars").glob("hadoop-client-api-*.jar")}
+    assert jars == {"hadoop-client-api-3.4.2.jar"}
+
+
 def test_graphframes_comes_from_the_jar_when_one_is_given():
     from c360.config import C360Config  # noqa: PLC0415
 

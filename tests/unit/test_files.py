@@ -54,3 +54,29 @@ def test_text_files_round_trip_through_hadoop(spark, tmp_path):
         == ["b.csv"]
     assert files.delete(spark, files.join(tmp_path.as_uri(), "deep"))
     assert not (tmp_path / "deep").exists()
+
+
+def test_first_line_reads_one_line_and_decompresses_by_name(spark, tmp_path):
+    import gzip  # noqa: PLC0415
+
+    (tmp_path / "a.csv").write_text("id,naïve,x\n1,2,3\n", encoding="utf-8")
+    with gzip.open(tmp_path / "b.csv.gz", "wt", encoding="utf-8") as out:
+        out.write("id,other\n" + "1,2\n" * 1000)
+    (tmp_path / "c.csv").write_bytes(b"")
+    (tmp_path / "d.csv").write_bytes("id;x\n".encode("latin-1"))
+    assert files.first_line(spark, str(tmp_path / "a.csv")) == "id,naïve,x"
+    assert files.first_line(spark, (tmp_path / "b.csv.gz").as_uri()) == "id,other"
+    assert files.first_line(spark, str(tmp_path / "c.csv")) is None
+    assert files.first_line(spark, str(tmp_path / "d.csv"), "ISO-8859-1") == "id;x"
+
+
+def test_a_local_folder_is_copied_whole_and_replaces_files_of_the_same_name(spark, tmp_path):
+    src, dest = tmp_path / "docs", tmp_path / "out" / "quality"
+    (src / "a" / "b").mkdir(parents=True)
+    (src / "index.html").write_text("<html>ünï</html>", encoding="utf-8")
+    (src / "a" / "b" / "logo.png").write_bytes(bytes(range(256)) * 10)
+    dest.mkdir(parents=True)
+    (dest / "index.html").write_text("old")
+    files.copy_local_dir(spark, str(src), dest.as_uri())
+    assert (dest / "index.html").read_text(encoding="utf-8") == "<html>ünï</html>"
+    assert (dest / "a" / "b" / "logo.png").read_bytes() == bytes(range(256)) * 10
