@@ -22,7 +22,7 @@ ifneq ($(GRAPHFRAMES_JAR),)
 export C360__GRAPH__GRAPHFRAMES_JAR := $(abspath $(GRAPHFRAMES_JAR))
 endif
 
-JOBS := generate ingest standardize resolve sessionize features train score publish quality report profile forget
+JOBS := generate ingest standardize resolve sessionize features train score publish audience lookalike quality report profile forget
 
 .PHONY: setup demo test test-fast lint package submit clean bench bench-matching bench-graph docs $(JOBS) run-all help cluster-up cluster-down
 
@@ -42,6 +42,8 @@ demo: $(STAMP)   ## generate PEOPLE people and run the whole pipeline on embedde
 	  $(C360) generate --people $(PEOPLE) --seed $(SEED) --out $(DEMO_DIR)/landing; fi
 	$(C360) run all --env $(ENV) --conf $(DEMO_DIR)/landing --landing $(DEMO_DIR)/landing \
 	  --warehouse $(DEMO_DIR)/warehouse $(ARGS)
+	@# prospects like the best customers (the seed audience of conf/base/audiences.yml)
+	$(C360) lookalike --env $(ENV) --conf $(DEMO_DIR)/landing --warehouse $(DEMO_DIR)/warehouse
 	$(C360) evaluate-identity --env $(ENV) --warehouse $(DEMO_DIR)/warehouse --truth $(DEMO_DIR)/landing/_truth
 	$(C360) evaluate-models --env $(ENV) --warehouse $(DEMO_DIR)/warehouse --truth $(DEMO_DIR)/landing/_truth
 	@# the scorecard again, now with identity precision/recall and the churn oracle from the evaluations

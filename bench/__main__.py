@@ -36,7 +36,7 @@ from bench import spark_jobs
 from c360.pipelines import RUN_ALL
 
 STAGES = ("generate", "ingest", "standardize", "resolve", "evaluate-identity", "sessionize", "features", "train",
-          "score", "evaluate-models", "publish", "quality", "report")
+          "score", "publish", "audience", "lookalike", "evaluate-models", "quality", "report")
 #: stages with a floor (bench/floor.py)
 FLOORS = ("ingest", "standardize")
 HEADER = ["date", "machine", "people", "stage", "seconds", "floor_seconds", "ratio", "rows", "rows_per_s",

@@ -52,7 +52,7 @@ CANONICAL_FIELDS: dict[str, dict[str, str]] = {
     "campaign_response": {
         "response_id": "string", "person_source": "string", "person_ref": "string", "campaign_id": "string",
         "offer": "string", "channel": "string", "sent_at": "timestamp", "responded_at": "timestamp",
-        "response": "string",
+        "response": "string", "response_code": "string", "cell": "string",
     },
     "product": {
         "product_id": "string", "name": "string", "category": "string", "price": "double",
@@ -67,5 +67,11 @@ REQUIRED_FIELDS: dict[str, tuple[str, ...]] = {
     "event": ("event_type", "event_ts"),
     "product": ("product_id",),
     "ticket": ("created_at",),
-    "campaign_response": ("person_source", "person_ref", "sent_at"),
+    "campaign_response": ("sent_at",),
+}
+
+#: a source of that kind must map every field of one of these groups: how its rows reach a person
+REQUIRED_ANY: dict[str, tuple[tuple[str, ...], ...]] = {
+    # a response names the person's record, or carries the response code of an exported audience member
+    "campaign_response": (("person_source", "person_ref"), ("response_code",)),
 }

@@ -245,6 +245,24 @@ def explain_match(ctx, left, right):
     _execute("explain-match", ctx, left=left, right=right)
 
 
+@cli.command(help=JOBS["audience"].summary)
+@common_options(with_as_of=False)
+@click.option("--name", "names", multiple=True, metavar="NAME",
+              help="Run this audience of activation.audiences (repeatable; default: every enabled one).")
+@click.option("--replace", is_flag=True,
+              help="Build again a run (campaign and date) that was exported already: its members and files replaced.")
+def audience(ctx, names, replace):
+    _execute("audience", ctx, names=tuple(names), replace=replace)
+
+
+@cli.command(help=JOBS["lookalike"].summary)
+@common_options(with_as_of=False)
+@click.option("--seed-audience", default=None, metavar="NAME",
+              help="The audience to find prospects like (default: models.lookalike.seed_audience).")
+def lookalike(ctx, seed_audience):
+    _execute("lookalike", ctx, seed_audience=seed_audience)
+
+
 @cli.command(help=JOBS["forget"].summary)
 @common_options(with_as_of=False)
 @click.argument("key", metavar="CUSTOMER_ID|EMAIL|PHONE")

@@ -134,6 +134,12 @@ _SPECS = [
        "is_abandoned_cart boolean, visit_start timestamp, session_part int", "sessionize",
        "One row per web session (a visit, or a part of a visit longer than the maximum length) with its profile "
        "and the customer it is stitched to."),
+    _t("silver", "prospects", ("source_system", "source_record_id"),
+       "source_system string, source_record_id string, first_name string, last_name string, postcode string, "
+       "region string, occupation string, income_band string, household_size int, home_value double, "
+       "updated_at timestamp", "lookalike",
+       "Third-party enrichment records that belong to no customer (their name-and-postcode key matches no "
+       "customer's records): the people lookalike acquisition ranks.", write_mode="overwrite"),
     # ------------------------------------------------------------------ gold
     _t("gold", "customer_features", ("customer_id",),
        "customer_id string, as_of date, recency_days int, frequency long, monetary double, rfm_segment string, "
@@ -173,12 +179,31 @@ _SPECS = [
        "gold.customer_360 for analysts: names masked, emails and phones tokenised (equal values, equal tokens), "
        "birth dates cut to the year, streets and national ids left out (privacy.analyst_columns). The clear "
        "gold.customer_360 is for the jobs and the people allowed to see PII.", write_mode="overwrite"),
+    _t("gold", "audience_members", ("audience", "run_id", "customer_id"),
+       "audience string, run_id string, campaign_id string, as_of date, customer_id string, cell string, "
+       "is_control boolean, stratum string, response_code string, offer_id string, channel string, "
+       "audience_rank int", "audience",
+       "One row per audience run and member after suppression: the cell (test, control, ...), the response code "
+       "the export carries, the offer; responses that come back with the code are matched to it."),
+    _t("gold", "audience_runs", ("audience", "run_id"),
+       "audience string, run_id string, campaign_id string, as_of date, channel string, selected long, "
+       "suppressed long, suppressed_by map<string,bigint>, capped long, members long, cells map<string,bigint>, "
+       "files array<string>, created_at timestamp", "audience",
+       "One row per audience run: customers selected, suppressed (per reason: a customer counts for each reason "
+       "that holds), left out by the size cap, members per cell and the files exported."),
+    _t("gold", "prospect_scores", ("seed_audience", "source_system", "source_record_id"),
+       "seed_audience string, source_system string, source_record_id string, score double, rank int, "
+       "decile int, model_version string, scored_at timestamp", "lookalike",
+       "Prospects (silver.prospects) ranked by the lookalike score of a seed audience: rank 1 resembles the "
+       "seed most; decile 1 is the top tenth.", write_mode="overwrite"),
     _t("gold", "erasure_log", ("erasure_id",),
        "erasure_id string, requested_at timestamp, key_type string, reference string, customers int, "
        "records int, rows_erased map<string,bigint>, files_scrubbed int, landing_files_rewritten int, "
-       "retention_hours double, time_travel_until timestamp, run_id string, c360_version string", "forget",
+       "retention_hours double, time_travel_until timestamp, run_id string, c360_version string, "
+       "suppression_tokens array<string>", "forget",
        "One row per `c360 forget`: when, the kind of key, the request's reference, rows erased per table, files "
-       "changed, and until when time travel still reaches the erased rows; never an erased value."),
+       "changed, and until when time travel still reaches the erased rows; never an erased value (only keyed "
+       "hashes of the person's ids, emails and phones, so that audiences keep suppressing them)."),
     _t("gold", "quality_results", ("run_id", "table_name", "expectation"),
        "run_id string, checked_at timestamp, stage string, table_name string, expectation string, "
        "severity string, success boolean, observed string", "quality",

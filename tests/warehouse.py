@@ -11,7 +11,7 @@ from pathlib import Path
 #: time (and what embeds it), the run's own timing
 VOLATILE = frozenset({"run_id", "_ingested_at", "at", "updated_at", "sessionized_at", "content_hash", "version",
                       "model_version", "model_versions", "trained_at", "checked_at", "requested_at",
-                      "time_travel_until", "seconds", "started_at", "finished_at"})
+                      "time_travel_until", "seconds", "started_at", "finished_at", "created_at", "scored_at"})
 _COMMIT = re.compile(r"^\d{20}\.json$")
 
 

@@ -3,11 +3,12 @@ or in `conf/base`; an unknown key or a wrong type fails validation (see :mod:`c3
 
 from __future__ import annotations
 
+import re
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from c360.canonical import CANONICAL_FIELDS, REQUIRED_FIELDS, SourceFormat, SourceKind
+from c360.canonical import CANONICAL_FIELDS, REQUIRED_ANY, REQUIRED_FIELDS, SourceFormat, SourceKind
 from c360.errors import ConfigError
 from c360.io.files import has_scheme, join, location
 
@@ -25,6 +26,9 @@ class PathsConfig(_Model):
     system: str | None = None
     #: the scorecard report and the data-quality docs; default `<warehouse>/_reports`
     reports: str | None = None
+    #: audience files (`c360 audience`): `<exports>/<audience>/<run_id>/<audience>_<cell>.csv|.parquet`;
+    #: default `<warehouse>/exports`
+    exports: str | None = None
 
 
 class FilesystemConfig(_Model):
@@ -442,6 +446,17 @@ class MlflowConfig(_Model):
     experiment: str = "c360"
 
 
+class LookalikeConfig(ClassifierConfig):
+    estimator: Estimator = "logistic"
+    #: the audience (activation.audiences) whose members the model learns to tell from other customers
+    seed_audience: str | None = None
+    #: enrichment attributes the model reads (columns of gold.customer_360 and silver.prospects)
+    categorical: list[str] = Field(default_factory=lambda: ["occupation", "income_band", "region"])
+    numeric: list[str] = Field(default_factory=lambda: ["household_size", "home_value"])
+    #: Spark SQL over the normalised postcode: the region attribute
+    region: str = "substring(postcode, 1, 1)"
+
+
 class ModelsConfig(_Model):
     seed: int = 42
     #: share of customers held out for the metrics (the same customers for every cutoff)
@@ -458,6 +473,7 @@ class ModelsConfig(_Model):
     churn: ChurnConfig = Field(default_factory=ChurnConfig)
     propensity: PropensityConfig = Field(default_factory=PropensityConfig)
     cross_sell: CrossSellConfig = Field(default_factory=CrossSellConfig)
+    lookalike: LookalikeConfig = Field(default_factory=LookalikeConfig)
     mlflow: MlflowConfig = Field(default_factory=MlflowConfig)
 
 
@@ -501,6 +517,86 @@ class OffersConfig(_Model):
     #: ticket statuses that make a complaint open
     open_ticket_status: list[str] = Field(default_factory=lambda: ["open"])
     catalogue: list[OfferConfig] = Field(default_factory=list)
+
+
+#: campaign, audience and cell names: they go into file names and response codes
+_NAME = r"^[A-Za-z0-9_-]+$"
+
+
+class CellConfig(_Model):
+    name: str = Field(pattern=_NAME)
+    #: the cell's share of every stratum (the shares add up to 1)
+    share: float = Field(gt=0, le=1)
+    #: a control cell is held out: exported as the hold-out list, never contacted, the baseline of the uplift
+    control: bool = False
+
+
+class AudienceConfig(_Model):
+    description: str = ""
+    #: `c360 audience` runs the enabled audiences (any audience can be named with --name or as a lookalike seed)
+    enabled: bool = True
+    #: Spark SQL over gold.customer_360 (a WHERE condition): who the campaign is for
+    selection: str
+    channel: Literal["email", "sms", "mail"] = "email"
+    #: gold.customer_360 columns in the export (customer_id, campaign_id, cell, offer_id and response_code are
+    #: always there)
+    fields: list[str] = Field(default_factory=lambda: ["first_name", "last_name", "email"])
+    #: members kept after suppression (null: all), the first ones by order_by (Spark SQL ORDER BY items)
+    max_size: int | None = Field(None, ge=1)
+    order_by: str = "customer_id"
+    #: the campaign the members' response codes name (default: the audience's name)
+    campaign_id: str | None = Field(None, pattern=_NAME)
+    #: the offer of the campaign: an offer id of offers.catalogue, `next_best` (each member's best offer on the
+    #: audience's channel, from gold.customer_360.next_best_offers), or null (no offer)
+    offer: str | None = None
+    #: cells are split within each value of this gold.customer_360 column (null: one stratum)
+    stratify_by: str | None = "rfm_segment"
+    cells: list[CellConfig] = Field(default_factory=lambda: [CellConfig(name="test", share=0.9),
+                                                             CellConfig(name="control", share=0.1, control=True)])
+
+    @model_validator(mode="after")
+    def _cells_add_up(self) -> AudienceConfig:
+        names = [c.name for c in self.cells]
+        if not self.cells or len(set(names)) != len(names):
+            raise ValueError(f"cells must be a non-empty list of distinct names, got {names}")
+        if abs(sum(c.share for c in self.cells) - 1.0) > 1e-6:
+            raise ValueError(f"cell shares must add up to 1, got {sum(c.share for c in self.cells):g}")
+        return self
+
+
+class ChannelConfig(_Model):
+    #: Spark SQL over gold.customer_360: the customer agreed to be contacted on the channel (null: unknown,
+    #: decided by activation.unknown_consent)
+    consent: str = "marketing_consent"
+    #: Spark SQL: the customer has a valid contact point for the channel
+    contact: str = "true"
+
+
+class ActivationConfig(_Model):
+    #: the seed of the test/control split (with the campaign id: the same campaign splits the same way)
+    seed: int = 2026
+    #: members of another campaign's contacted cells, or customers sent a campaign (silver.campaign_responses),
+    #: within this many days before the audience's date are suppressed
+    cooldown_days: int = Field(14, ge=0)
+    #: the uplift window: a member converts with an order within this many days after the audience's date
+    attribution_days: int = Field(30, ge=1)
+    #: consent null (unknown): allow | suppress
+    unknown_consent: Literal["allow", "suppress"] = "allow"
+    #: files (CSV with a header; paths or URIs) of people never to contact: any of the columns email, phone,
+    #: customer_id
+    suppression_lists: list[str] = Field(default_factory=list)
+    channels: dict[str, ChannelConfig] = Field(default_factory=dict)
+    audiences: dict[str, AudienceConfig] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _names(self) -> ActivationConfig:
+        for name, a in self.audiences.items():
+            if not re.match(_NAME, name):
+                raise ValueError(f"audience name '{name}' may only hold letters, digits, '_' and '-'")
+            if a.channel not in self.channels:
+                raise ValueError(f"audience '{name}': channel '{a.channel}' is not among activation.channels "
+                                 f"{sorted(self.channels)}")
+        return self
 
 
 class AlertConfig(_Model):
@@ -549,6 +645,10 @@ class SourceConfig(_Model):
         missing = [f for f in REQUIRED_FIELDS.get(self.kind, ()) if f not in self.fields]
         if missing:
             raise ValueError(f"kind '{self.kind}' requires field(s) {missing} in 'fields'")
+        groups = REQUIRED_ANY.get(self.kind, ())
+        if groups and not any(all(f in self.fields for f in g) for g in groups):
+            raise ValueError(f"kind '{self.kind}' requires, in 'fields', one of: "
+                             + " or ".join(" + ".join(g) for g in groups))
         return self
 
 
@@ -624,6 +724,7 @@ class C360Config(_Model):
     models: ModelsConfig = Field(default_factory=ModelsConfig)
     offers: OffersConfig = Field(default_factory=OffersConfig)
     alerts: list[AlertConfig] = Field(default_factory=list)
+    activation: ActivationConfig = Field(default_factory=ActivationConfig)
     quality: QualityConfig = Field(default_factory=QualityConfig)
     run: RunConfig = Field(default_factory=RunConfig)
     privacy: PrivacyConfig = Field(default_factory=PrivacyConfig)
@@ -650,9 +751,14 @@ class C360Config(_Model):
     def reports_path(self) -> str:
         return location(self.paths.reports) if self.paths.reports else join(self.paths.warehouse, "_reports")
 
+    @property
+    def exports_path(self) -> str:
+        return location(self.paths.exports) if self.paths.exports else join(self.paths.warehouse, "exports")
+
     def path_schemes(self) -> set[str]:
         """The URI schemes of every configured location: the paths and the sources' own paths."""
-        paths = [self.paths.warehouse, self.paths.landing, self.paths.system, self.paths.reports]
+        paths = [self.paths.warehouse, self.paths.landing, self.paths.system, self.paths.reports,
+                 self.paths.exports, *self.activation.suppression_lists]
         paths += [s.path for s in self.sources]
         return {p.split(":", 1)[0].lower() for p in paths if p and has_scheme(p)}
 

@@ -315,19 +315,30 @@ def rekeyed(df: DataFrame | None, name: str, xref: DataFrame) -> DataFrame | Non
     return df.join(keys, ["source_system", id_col])
 
 
+def enrichment_key(df: DataFrame) -> list[Column]:
+    """How third-party rows meet person records: ``_f``, ``_l``, ``_p`` (first and last name keys as resolve
+    builds them, the normalised postcode)."""
+    return [SC.name_key(F.col("first_name")).alias("_f"), SC.name_key(F.col("last_name")).alias("_l"),
+            SC.normalize_postcode(F.col("postcode")).alias("_p")]
+
+
+def enrichment_owners(person_xref: DataFrame) -> DataFrame:
+    """``(_f, _l, _p, customer_id, _n)``: per name-and-postcode key of the customers' person records, how many
+    customers have it (``_n``) and the least of their ids."""
+    return (person_xref.select(*enrichment_key(person_xref), "customer_id")
+            .where("_f IS NOT NULL AND _l IS NOT NULL AND _p IS NOT NULL")
+            .groupBy("_f", "_l", "_p").agg(F.countDistinct("customer_id").alias("_n"),
+                                            F.min("customer_id").alias("customer_id")))
+
+
 def linked_enrichment(enr: DataFrame | None, person_xref: DataFrame) -> DataFrame | None:
     """Third-party records linked to the one customer whose records have that first name, last name and
     postcode (keys as in resolve); a key shared by two customers is not linked. The latest record wins."""
     if enr is None:
         return None
-    key = [SC.name_key(F.col("first_name")).alias("_f"), SC.name_key(F.col("last_name")).alias("_l"),
-           SC.normalize_postcode(F.col("postcode")).alias("_p")]
-    owners = (person_xref.select(*key, "customer_id").where("_f IS NOT NULL AND _l IS NOT NULL AND _p IS NOT NULL")
-              .groupBy("_f", "_l", "_p").agg(F.countDistinct("customer_id").alias("_n"),
-                                              F.min("customer_id").alias("customer_id"))
-              .where("_n = 1").drop("_n"))
-    linked = enr.select(*key, "occupation", "income_band", "household_size", "home_value", "updated_at") \
-        .join(owners, ["_f", "_l", "_p"])
+    owners = enrichment_owners(person_xref).where("_n = 1").drop("_n")
+    linked = enr.select(*enrichment_key(enr), "occupation", "income_band", "household_size", "home_value",
+                        "updated_at").join(owners, ["_f", "_l", "_p"])
     return (linked.groupBy("customer_id")
             .agg(F.max_by(F.struct("occupation", "income_band", "household_size", "home_value"), "updated_at")
                  .alias("_e"))

@@ -8,6 +8,7 @@ import numpy as np
 import pandas as pd
 from unidecode import unidecode
 
+from c360.generate.population import draw_people
 from c360.generate.world import (
     CANCELLED_SHARE,
     CATEGORIES,
@@ -268,24 +269,50 @@ def tickets(world: World, params: GenParams, rng: np.random.Generator, people: p
     return df, pd.DataFrame({"ticket_id": df["ticket_id"], "person_id": pid, "tone": tone})
 
 
-def enrichment(world: World, params: GenParams, rng: np.random.Generator, people: pd.DataFrame
-               ) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Third-party enrichment rows (no shared key), and the truth: each row's person."""
-    sel = people[rng.random(len(people)) < 0.8]
+#: prospects (people the company does not know) per person of the population, in the enrichment files
+PROSPECT_SHARE = 0.5
+#: prospects' serial numbers start here (the population's are below it)
+PROSPECT_SERIAL = 10**9
+
+
+def _enrichment_rows(world: World, params: GenParams, rng: np.random.Generator, sel: pd.DataFrame) -> pd.DataFrame:
+    """The third-party view of some people: upper-cased ASCII names, postcode and attributes of which the
+    income band and the home value follow the person's latent value."""
     m = len(sel)
     first = sel["first_name"].to_numpy().astype(str)
-    df = pd.DataFrame({
+    value = sel["value"].to_numpy()
+    return pd.DataFrame({
         "record_id": ids("X", sel["serial"].to_numpy(), 10),
         "FIRST": np.char.upper(np.array([unidecode(x) for x in first])),
         "LAST": np.char.upper(np.array([unidecode(x) for x in sel["last_name"].to_numpy().astype(str)])),
         "POSTCODE": world.suburb_postcode[sel["suburb_idx"].to_numpy()],
         "OCCUPATION": rng.choice(OCCUPATIONS, m),
-        "INCOME_BAND": INCOME_BANDS[np.clip((sel["value"].to_numpy() * 2 + rng.normal(1.5, 1, m)).astype(int), 0, 5)],
+        "INCOME_BAND": INCOME_BANDS[np.clip((value * 2 + rng.normal(1.5, 1, m)).astype(int), 0, 5)],
         "HOUSEHOLD_SIZE": rng.integers(1, 6, m),
-        "HOME_VALUE": np.round(np.exp(rng.normal(13.4, 0.5, m)), -3),
+        "HOME_VALUE": np.round(np.exp(rng.normal(13.1 + 0.25 * np.clip(value, 0, 3), 0.5, m)), -3),
         "AS_OF": params.end.strftime("%Y-%m-%d"),
     })
+
+
+def enrichment(world: World, params: GenParams, rng: np.random.Generator, people: pd.DataFrame
+               ) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Third-party enrichment rows (no shared key), and the truth: each row's person."""
+    sel = people[rng.random(len(people)) < 0.8]
+    df = _enrichment_rows(world, params, rng, sel)
     return df, pd.DataFrame({"record_id": df["record_id"], "person_id": sel["person_id"].to_numpy()})
+
+
+def prospects(world: World, params: GenParams, chunk: int, lo: int, hi: int) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Enrichment rows of people who are no customer (``PROSPECT_SHARE`` per person of the chunk, from a stream
+    of their own: the rest of the company's files do not change), and the truth: each prospect's person and
+    latent value (what lookalike acquisition is measured against)."""
+    rng = np.random.default_rng([params.seed, chunk, 23])
+    n = int(round((hi - lo) * PROSPECT_SHARE))
+    start = PROSPECT_SERIAL + int(round(lo * PROSPECT_SHARE))
+    people = draw_people(world, params, rng, start, start + n)
+    df = _enrichment_rows(world, params, rng, people)
+    return df, pd.DataFrame({"record_id": df["record_id"], "person_id": people["person_id"].to_numpy(),
+                             "value": people["value"].to_numpy()})
 
 
 def social(world: World, params: GenParams, rng: np.random.Generator, people: pd.DataFrame

@@ -109,7 +109,13 @@ def _chunk(world: World, p: GenParams, c: int, out: Path, written: Written) -> t
         write = write_csv if path.suffix == ".csv" else write_jsonl
         rows, kinds = write(rng, df, path, rate, breakers)
         written.add(source, rows, path, kinds)
+    # prospects: enrichment rows of people the company does not know, from a stream of their own
+    prospect_df, p_truth = behaviour.prospects(world, p, c, lo, hi)
+    rows, kinds = write_csv(np.random.default_rng([p.seed, c, 29]), prospect_df,
+                            out / "enrichment" / f"prospects_{tag}.csv", rate, CSV_BREAKERS)
+    written.add("enrichment", rows, out / "enrichment" / f"prospects_{tag}.csv", kinds)
     truth = out / "_truth"
+    p_truth.to_parquet(truth / f"prospects_{tag}.parquet", index=False)
     pd.concat([crm_truth, web_truth, loy_truth], ignore_index=True).to_parquet(
         truth / f"person_records_{tag}.parquet", index=False)
     for name, df in (("sessions", ev_truth), ("tickets", t_truth), ("enrichment", e_truth), ("social", s_truth),

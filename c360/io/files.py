@@ -225,6 +225,19 @@ def list_files(spark: SparkSession, pattern: str) -> list[FileInfo]:
     return sorted(out, key=lambda f: f.path)
 
 
+def input_files(spark: SparkSession, pattern: str) -> list[FileInfo]:
+    """:func:`list_files` of files a stage reads besides tables (a suppression list): each is noted with its size
+    and modification time, so a stage whose inputs changed is not skipped as having nothing new."""
+    found = list_files(spark, pattern)
+    for f in found:
+        tracking.note_input(f.path, fingerprint(f))
+    return found
+
+
+def fingerprint(f: FileInfo) -> str:
+    return f"{f.size}:{f.mtime}"
+
+
 def names_in(spark: SparkSession, folder: str) -> list[str]:
     """The names of the entries of a folder (empty when there is no such folder): one listing call."""
     fs, p = _fs(spark, folder)
@@ -265,3 +278,32 @@ def copy_local_dir(spark: SparkSession, local_dir: str, dest: str) -> None:
                 out.write(bytearray(data))
             finally:
                 out.close()
+
+
+def write_one_file(df, path: str, fmt: str, options: dict | None = None) -> str:
+    """Write a DataFrame as exactly one file at ``path`` (a CSV or Parquet file someone takes elsewhere, not a
+    Spark folder of parts): written as one part into a hidden folder beside it, then moved into place,
+    replacing an older file. Returns the location."""
+    dest = location(path)
+    tracking.note_file(dest)
+    spark = df.sparkSession
+    folder, name = dest.rsplit("/", 1)
+    tmp = f"{folder}/_tmp_{name}"
+    delete(spark, tmp)
+    writer = df.coalesce(1).write.format(fmt).mode("overwrite")
+    for k, v in (options or {}).items():
+        writer = writer.option(k, v)
+    writer.save(tmp)
+    parts = [p for p in walk(spark, tmp) if p.rsplit("/", 1)[-1].startswith("part-")]
+    if len(parts) != 1:
+        raise RuntimeError(f"write_one_file: expected one part file in {tmp}, found {len(parts)}")
+    fs, target = _fs(spark, dest)
+    if fs.exists(target):
+        fs.delete(target, False)
+    if not rename(spark, parts[0], dest):
+        raise RuntimeError(f"write_one_file: could not move {parts[0]} to {dest}")
+    delete(spark, tmp)
+    crc = f"{folder}/.{name}.crc"  # the local filesystem's checksum file moved along: not for the recipient
+    if exists(spark, crc):
+        delete(spark, crc, recursive=False)
+    return dest

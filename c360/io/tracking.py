@@ -17,6 +17,8 @@ class Touched:
     written: set[str] = field(default_factory=set)
     #: files (not tables) the stage wrote
     files: set[str] = field(default_factory=set)
+    #: files (not tables, not landing files: ingest has its own log) the stage read -> ``size:mtime``
+    inputs: dict[str, str] = field(default_factory=dict)
 
 
 _current: Touched | None = None
@@ -56,3 +58,11 @@ def note_file(path: str) -> None:
     if t is not None:
         with _lock:
             t.files.add(path)
+
+
+def note_input(path: str, fingerprint: str) -> None:
+    """The stage read file ``path`` as it was at ``fingerprint`` (``size:mtime``)."""
+    t = _current
+    if t is not None:
+        with _lock:
+            t.inputs.setdefault(path, fingerprint)

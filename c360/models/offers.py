@@ -18,6 +18,7 @@ from pyspark.errors import AnalysisException
 from pyspark.sql import Column, DataFrame, Window
 from pyspark.sql import functions as F
 
+from c360.activation import suppression as S
 from c360.config.models import OfferConfig
 from c360.frames import union_all
 from c360.log import get_logger
@@ -122,7 +123,7 @@ def may_market(customers_df: DataFrame, unknown_consent: str = "allow"):
     null, counts as ``unknown_consent`` says); every customer when the rows carry no consent at all."""
     if "marketing_consent" not in customers_df.columns:
         return F.lit(True)
-    return F.coalesce(F.col("marketing_consent"), F.lit(unknown_consent == "allow"))
+    return S.consent_granted(F.col("marketing_consent"), unknown_consent)
 
 
 def suppressions(customers_df: DataFrame, tickets_df: DataFrame | None, responses_df: DataFrame | None,
@@ -131,26 +132,12 @@ def suppressions(customers_df: DataFrame, tickets_df: DataFrame | None, response
     """``(customer_id, suppressed_by)``: customers who get no offer, with the first reason: ``no_consent``
     (marketing_consent false, or null when ``unknown_consent`` is suppress), ``open_complaint`` (a complaint
     ticket created by as_of whose status is open), ``cooldown`` (a campaign send within ``cooldown_days``
-    up to as_of)."""
-    spark = customers_df.sparkSession
+    up to as_of). The reasons are :mod:`c360.activation.suppression`'s, as audiences use them."""
     parts = []
     if "marketing_consent" in customers_df.columns:
-        parts.append(customers_df.where(~may_market(customers_df, unknown_consent)).select("customer_id", F.lit(1).alias("_o"),
-                                                   F.lit("no_consent").alias("suppressed_by")))
-    end = F.lit((as_of + dt.timedelta(days=1)).isoformat()).cast("timestamp")
+        parts.append(S.no_consent(customers_df, F.col("marketing_consent"), unknown_consent))
     if tickets_df is not None:
-        cats = [c.lower() for c in complaint_categories]
-        status = [s.lower() for s in open_status]
-        parts.append(tickets_df.where(F.lower("category").isin(cats) & F.lower("status").isin(status)
-                                      & (F.col("created_at") < end))
-                     .select("customer_id", F.lit(2).alias("_o"), F.lit("open_complaint").alias("suppressed_by")))
+        parts.append(S.open_complaint(tickets_df, as_of, complaint_categories, open_status))
     if responses_df is not None and cooldown_days > 0:
-        start = F.lit((as_of - dt.timedelta(days=cooldown_days - 1)).isoformat()).cast("timestamp")
-        parts.append(responses_df.where((F.col("sent_at") >= start) & (F.col("sent_at") < end))
-                     .select("customer_id", F.lit(3).alias("_o"), F.lit("cooldown").alias("suppressed_by")))
-    if not parts:
-        return spark.createDataFrame([], "customer_id string, suppressed_by string")
-    out = union_all(parts)
-    first = Window.partitionBy("customer_id").orderBy("_o")
-    return (out.where(F.col("customer_id").isNotNull()).withColumn("_r", F.row_number().over(first))
-            .where("_r = 1").select("customer_id", "suppressed_by"))
+        parts.append(S.cooldown(responses_df, as_of, cooldown_days))
+    return S.first_reason(S.all_reasons(parts, customers_df.sparkSession))

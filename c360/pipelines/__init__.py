@@ -42,6 +42,11 @@ JOBS: dict[str, Job] = {j.name: j for j in [
     Job("score", "Score customers: churn, propensity, next best offers, alerts.", "c360.pipelines.score"),
     Job("publish", "Publish gold.customer_360: one row per customer with everything known about them.",
         "c360.pipelines.publish"),
+    Job("audience", "Campaign audiences from gold.customer_360: suppressed by reason, split into test and control "
+        "cells, exported as CSV and Parquet with a response code per member (gold.audience_members).",
+        "c360.pipelines.audience"),
+    Job("lookalike", "Rank prospects (enrichment records of no customer) by resemblance to a seed audience with a "
+        "Spark ML model (gold.prospect_scores).", "c360.pipelines.lookalike"),
     Job("quality", "Run the great-expectations quality gates over every table; data docs; exit 3 on a failed "
         "critical expectation.", "c360.pipelines.quality"),
     Job("report", "Write the customer scorecard: one self-contained HTML file with plotly charts.",
@@ -59,7 +64,7 @@ JOBS: dict[str, Job] = {j.name: j for j in [
 
 #: the stages of `c360 run all`, in order
 RUN_ALL: tuple[str, ...] = ("ingest", "standardize", "resolve", "sessionize", "features", "train", "score",
-                            "publish", "quality", "report")
+                            "publish", "audience", "quality", "report")
 
 
 @dataclass

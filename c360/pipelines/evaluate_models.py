@@ -4,8 +4,9 @@ Churn: on the held-out customers of the latest training run, at cutoff ``D - hor
 newest order), the model's ROC AUC beside the oracle's (:mod:`c360.models.oracle`: each person's probability
 of no purchase from the generator's latent purchase rate and churn parameters), on the same customers and
 window. Cross-sell: the share of the planted product affinities (``_truth/affinities.json``) found among
-``gold.cross_sell_rules``. Both go to ``gold.model_metrics`` (models ``churn_vs_truth``,
-``cross_sell_vs_truth``).
+``gold.cross_sell_rules``. Lookalike: the lift of the top decile of gold.prospect_scores in prospects whose
+latent value puts them in the seed audience's share of the population. All go to ``gold.model_metrics``
+(models ``churn_vs_truth``, ``cross_sell_vs_truth``, ``lookalike_vs_truth:<seed audience>``).
 """
 
 from __future__ import annotations
@@ -17,7 +18,8 @@ import numpy as np
 import pandas as pd
 from pyspark.sql import functions as F
 
-from c360.errors import UsageError
+from c360.activation import lookalike as L
+from c360.errors import NotTrainedError, UsageError
 from c360.frames import sql_conf
 from c360.io import files
 from c360.io.delta import read_optional, read_table, write_table
@@ -50,7 +52,10 @@ def run(ctx: JobContext, truth: str) -> dict:
     if "churn_window" not in manifest:
         raise UsageError(f"evaluate-models: {truth} was written by a generator without the latent churn "
                          "parameters; generate the data again")
-    version, models = store.trained(spark, cfg)
+    try:
+        version, models = store.trained(spark, cfg)
+    except NotTrainedError:  # no churn or cross-sell models: the lookalike ranking may still be there
+        version, models = None, []
     hist = load_history(ctx, "evaluate-models")
     as_of = hist.as_of(ctx.as_of)
     facts: dict = {"model_version": version, "as_of": as_of.isoformat()}
@@ -84,7 +89,7 @@ def run(ctx: JobContext, truth: str) -> dict:
         facts.update({k: m.get(k) for k in ("roc_auc", "oracle_roc_auc", "auc_ratio_to_oracle", "rows")})
     rules = read_optional(spark, cfg, table("gold.cross_sell_rules"))
     planted_text = files.read_text(spark, files.join(truth, "affinities.json"))
-    if rules is not None and planted_text:
+    if rules is not None and planted_text and version is not None:
         planted = {(a["antecedent"], a["consequent"]) for a in json.loads(planted_text)}
         found = {(r["a"], r["c"]) for r in rules.where(F.size("antecedent") == 1).select(
             F.col("antecedent")[0].alias("a"), F.col("consequent")[0].alias("c")).collect()}
@@ -93,11 +98,59 @@ def run(ctx: JobContext, truth: str) -> dict:
              "rules": rules.count(), "missed": sorted(f"{a}->{c}" for a, c in planted - found)}
         rows.append(("cross_sell_vs_truth", version, now, json.dumps({"truth": truth}), json.dumps(m)))
         facts["planted_affinity_recall"] = m["recall"]
+    for row in _lookalike(ctx, truth, now):
+        rows.append(row)
+        m = json.loads(row[4])
+        facts[f"{row[0]}_top_decile_lift"] = m.get("top_decile_lift")
+    if not rows:
+        raise NotTrainedError("evaluate-models: nothing to evaluate: run `c360 train` (churn, cross-sell) or "
+                              "`c360 lookalike` first")
     if rows:
         write_table(spark, cfg, table("gold.model_metrics"),
                     spark.createDataFrame(rows, table("gold.model_metrics").ddl()), mode="merge")
     log.info("evaluate-models: summary", **facts)
     return facts
+
+
+def _lookalike(ctx: JobContext, truth: str, now: dt.datetime) -> list[tuple]:
+    """Per seed audience of gold.prospect_scores: how the ranking finds valuable prospects. A prospect is
+    valuable when the generator's latent value puts them in the seed's share of the population (the seed
+    audience's share of the customers the model learnt from): the lift of the top decile is the share of
+    valuable prospects among the tenth ranked highest over their share among all scored prospects."""
+    spark, cfg = ctx.spark, ctx.cfg
+    scores = read_optional(spark, cfg, table("gold.prospect_scores"))
+    metrics = read_optional(spark, cfg, table("gold.model_metrics"))
+    if scores is None or metrics is None or not files.list_files(spark, files.join(truth, "prospects_*.parquet")):
+        return []
+    value = spark.read.parquet(files.join(truth, "prospects_*.parquet")).select("record_id", "value")
+    people = spark.read.parquet(files.join(truth, "people.parquet")).select("person_id", "value")
+    customers_enr = (spark.read.parquet(files.join(truth, "enrichment_*.parquet"))
+                     .join(people, "person_id").select("record_id", "value"))
+    value = value.unionByName(customers_enr)
+    population = people.select("value").toPandas()["value"].to_numpy()
+    out = []
+    for seed in sorted(r[0] for r in scores.select("seed_audience").distinct().collect()):
+        name = f"lookalike:{seed}"
+        latest = metrics.where(F.col("model") == name).orderBy(F.desc("version")).first()
+        if latest is None:
+            continue
+        share = json.loads(latest["metrics"]).get("seed_share")
+        df = (scores.where(F.col("seed_audience") == seed)
+              .join(value, F.col("source_record_id") == F.col("record_id"))
+              .select("rank", "score", "value").orderBy("rank").toPandas())
+        if df.empty or not share:
+            continue
+        threshold = float(np.quantile(population, 1 - share))
+        positive = (df["value"].to_numpy() >= threshold).astype(float)
+        top = max(int(round(len(df) * 0.1)), 1)
+        m = {"seed_audience": seed, "model_version": latest["version"], "prospects": int(len(df)),
+             "seed_share": share, "value_threshold": round(threshold, 4),
+             "valuable_share": round(float(positive.mean()), 4),
+             "top_decile_lift": (round(L.lift(df["score"].to_numpy(), positive), 4) if positive.sum() else None),
+             "top_decile_mean_value_ratio": round(float(df["value"][:top].mean() / df["value"].mean()), 4)}
+        out.append((f"lookalike_vs_truth:{seed}", latest["version"], now, json.dumps({"truth": truth}),
+                    json.dumps(m)))
+    return out
 
 
 def _oracle(df: pd.DataFrame, manifest: dict, cutoff: dt.date, horizon_days: int) -> np.ndarray:

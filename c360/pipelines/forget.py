@@ -7,17 +7,18 @@
 2. Rows: every source's bronze rows that are the person's (the rows mapped by the source's `sources.yml`
    entry, every version of each record), the silver table of each source kind, and every silver and gold
    table with the person's customer_id (identity edges, id history, sessions, features, scores, offers,
-   alerts, customer_360 and its analysts' copy, audiences). One Delta DELETE per table that holds any.
+   alerts, customer_360 and its analysts' copy, audience members). One Delta DELETE per table that holds any.
 3. Text: quarantined rows, quality results' examples, run reports and the data docs that name any of the
    person's identifiers (emails, phones, record, order, ticket and cookie ids) as a whole word: quarantined
    rows are deleted, the other text has the identifiers replaced by ``[erased]``. GraphFrames' checkpoints
    (record ids) are deleted. The landing files that c360 itself wrote (a folder holding the generator's
-   manifest) are rewritten without the person's lines.
+   manifest) are rewritten without the person's lines, and so are the audience files under the exports folder.
 4. Old versions: every changed table is VACUUMed with ``privacy.vacuum_retention_hours`` (168 h: until then
    time travel still reaches the erased rows; less needs ``--ignore-retention-check``; a table with deletion
    vectors is purged first so the rows leave the data files).
 5. Audit: one gold.erasure_log row: when, what kind of key, an optional ``--reference``, rows per table,
-   files changed, the retention and when time travel stops reaching the rows; never an erased value.
+   files changed, the retention and when time travel stops reaching the rows; never an erased value, only keyed
+   hashes of the person's ids, emails and phones, which `c360 audience` suppresses (reason ``erased``).
 
 Later runs see the tables without the person (their versions changed, so every stage runs again). A source
 system must erase the person too: a new export that still holds them brings them back as new rows.
@@ -110,6 +111,7 @@ def gather(ctx: JobContext, key: str) -> tuple[Erasure, str]:
         for r in person.where(privacy.pairs_in(e.records, F.col("source_system"), F.col("source_record_id"))) \
                 .select(*cols, F.array(*keys).alias("_key")).collect():
             e.tokens |= {str(r[c]) for c in cols if r[c]}
+            e.contacts |= {str(r[c]) for c in ("email", "phone") if c in cols and r[c]}
             if all(r["_key"]):
                 e.enrichment_keys.add(tuple(r["_key"]))
     if kind != "customer_id" and (e.records or e.customer_ids):
@@ -239,6 +241,30 @@ def _scrub_files(ctx: JobContext, pattern: str | None) -> list[str]:
     return scrubbed
 
 
+def _exports(ctx: JobContext, e: Erasure) -> list[str]:
+    """Audience files (`c360 audience`) that hold the person: rewritten without their rows. Returns the files."""
+    spark, cfg = ctx.spark, ctx.cfg
+    ids = sorted(e.customer_ids)
+    if not ids:
+        return []
+    rewritten = []
+    for path in files.walk(spark, cfg.exports_path):
+        name = path.rsplit("/", 1)[-1]
+        if name.startswith(("_", ".")) or not name.endswith((".csv", ".parquet")):
+            continue
+        fmt, options = ("csv", {"header": "true"}) if name.endswith(".csv") else ("parquet", {})
+        reader = spark.read.format(fmt)
+        for k, v in options.items():
+            reader = reader.option(k, v)
+        df = reader.load(path)
+        if "customer_id" not in df.columns or df.where(F.col("customer_id").isin(ids)).limit(1).count() == 0:
+            continue
+        kept = df.where(~F.col("customer_id").isin(ids)).localCheckpoint()  # read fully before the file goes
+        files.write_one_file(kept, path, fmt, options)
+        rewritten.append(path)
+    return rewritten
+
+
 def _generated_root(path: str) -> str | None:
     """The folder the generator wrote that holds ``path`` (its manifest inside), or None."""
     if not path or not files.is_local(path):
@@ -291,6 +317,17 @@ def _landing_copies(cfg: C360Config, pattern: str | None, touched_files: set) ->
     return rewritten
 
 
+def suppression_tokens(ctx: JobContext, e: Erasure) -> list[str]:
+    """Keyed hashes (privacy.token_secret_env) of the person's customer ids, emails and phones: never the
+    values, but enough for an audience to recognise the person if a source exports them again."""
+    if e.is_empty():
+        return []
+    from c360.pipelines.publish import token_secret  # noqa: PLC0415
+
+    secret = token_secret(ctx)
+    return sorted({privacy.token_value(v, secret) for v in e.customer_ids | e.contacts})
+
+
 # ------------------------------------------------------------------------------------------------ versions
 def vacuum(ctx: JobContext, fqns: list[str], hours: float, ignore_check: bool) -> None:
     """VACUUM the tables (purging deletion vectors first), keeping ``hours`` of history."""
@@ -337,7 +374,7 @@ def run(ctx: JobContext, key: str, reference: str | None = None, retention_hours
         _customer_rows(ctx, e, changed)
     _quarantine(ctx, pattern, changed, touched_files)
     _quality_results(ctx, pattern, changed)
-    scrubbed = _scrub_files(ctx, pattern)
+    scrubbed = _scrub_files(ctx, pattern) + _exports(ctx, e)
     rewritten = _landing_copies(cfg, pattern, touched_files)
     if changed:
         files.delete(spark, files.join(cfg.system_path, "checkpoints"))  # GraphFrames' intermediate graphs
@@ -346,7 +383,8 @@ def run(ctx: JobContext, key: str, reference: str | None = None, retention_hours
     row = {"erasure_id": uuid.uuid4().hex[:16], "requested_at": now, "key_type": kind, "reference": reference,
            "customers": len(e.customer_ids), "records": len(e.records), "rows_erased": changed,
            "files_scrubbed": len(scrubbed), "landing_files_rewritten": len(rewritten), "retention_hours": float(hours),
-           "time_travel_until": now + dt.timedelta(hours=hours), "run_id": ctx.run_id, "c360_version": __version__}
+           "time_travel_until": now + dt.timedelta(hours=hours), "run_id": ctx.run_id, "c360_version": __version__,
+           "suppression_tokens": suppression_tokens(ctx, e)}
     audit = spark.createDataFrame([row], table("gold.erasure_log").ddl())
     write_table(spark, cfg, table("gold.erasure_log"), audit)
     found = "found" if not e.is_empty() else "nothing held"

@@ -12,6 +12,7 @@ import time
 
 from pyspark.sql import functions as F
 
+from c360.activation import audiences as A
 from c360.errors import C360Error
 from c360.features import customer as C
 from c360.io import files
@@ -122,6 +123,27 @@ def build(ctx: JobContext) -> R.Page:
                 grid.append(page.figure(R.bars(perf, by, ["response_rate", "conversion_rate"],
                                                f"Response and conversion by {by}")))
         sec.append(f'<div class="grid">{"".join(grid)}</div>')
+    members = _opt(ctx, "gold.audience_members")
+    if members is not None:
+        sec = page.section("audiences", "Audiences: response and uplift")
+        coded = responses if responses is not None and "response_code" in responses.columns else None
+        res = (A.campaign_results(members, coded, orders, cfg.activation.attribution_days)
+               .orderBy(F.desc("as_of"), "audience", "cell").limit(60).toPandas())
+        res["run"] = res["run_id"] + " " + res["cell"]
+        sec.append(page.figure(R.bars(res.head(20), "run", ["response_rate", "conversion_rate"],
+                                      "Response rate and conversion by audience run and cell")))
+        sec.append(page.table(res[["audience", "run_id", "cell", "is_control", "members", "responses", "accepted",
+                                   "response_rate", "converted", "conversion_rate", "uplift"]]))
+        runs = _opt(ctx, "gold.audience_runs")
+        if runs is not None:
+            sup = (runs.orderBy(F.desc("created_at")).limit(20)
+                   .select("audience", "run_id", "channel", "selected", "suppressed", "capped", "members",
+                           F.to_json("suppressed_by").alias("suppressed_by"), F.to_json("cells").alias("cells"))
+                   .toPandas())
+            sec.append(page.table(sup))
+        sec.append(page.note(f"Uplift: a cell's conversion rate (members with an order within "
+                             f"{cfg.activation.attribution_days} days of the audience's date) less the control "
+                             f"cells'. Responses count when they carry a member's response code."))
     sessions = _opt(ctx, "silver.web_sessions")
     if sessions is not None:
         sec = page.section("web", "Web behaviour")

@@ -105,8 +105,10 @@ def run(ctx: JobContext, retrain: bool = False, full: bool = False) -> dict:
     write_table(spark, cfg, table("silver.golden_customer"), golden, mode="overwrite")
     contacts = person_rows.select("customer_id", "email", "phone")
     objects = {name: df for name in OBJECT_TABLES if (df := read_optional(spark, cfg, table(name))) is not None}
-    write_table(spark, cfg, table("silver.object_xref"), object_links(objects, xref, contacts,
-                                                                          cfg.standardize.default_phone_region), mode="overwrite")
+    members = read_optional(spark, cfg, table("gold.audience_members"))  # responses carrying a response code
+    write_table(spark, cfg, table("silver.object_xref"), object_links(
+        objects, xref, contacts, cfg.standardize.default_phone_region,
+        members.select("response_code", "customer_id") if members is not None else None), mode="overwrite")
 
     step("golden records and object links written")
     summary = read_table(spark, cfg, xref_spec).where("record_type = 'person'").agg(

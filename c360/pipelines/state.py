@@ -6,8 +6,8 @@ that it did not exist) and every table it writes, and :mod:`c360.io.files` every
 ``<system>/state/<stage>.json`` records the tables it read (and did not write) with their versions, the
 tables and files it wrote, a hash of the configuration (less ``logging``, ``run`` and ``spark``: how a run
 logs and where it runs, not what it computes), the as-of date and c360's version. The next run of the stage
-is skipped when all of that is the same: every table it read is at the recorded version, every table and
-file it wrote is there (a table others add to, such as ``gold.model_metrics``, may have moved on), the
+is skipped when all of that is the same: every table it read is at the recorded version, every other file it
+read (a suppression list) has the size and modification time it had, every table and file it wrote is there (a table others add to, such as ``gold.model_metrics``, may have moved on), the
 configuration and the as-of date are unchanged. A run with options of its own
 (``resolve --retrain``, ``sessionize --full``, ...) always runs. Ingest has its own incremental logic (the
 file log) and is never skipped here.
@@ -35,7 +35,8 @@ from c360.pipelines import JobContext
 
 log = get_logger(__name__)
 #: stages whose runs are remembered and skipped when nothing changed
-TRACKED = ("standardize", "resolve", "sessionize", "features", "train", "score", "publish", "quality", "report")
+TRACKED = ("standardize", "resolve", "sessionize", "features", "train", "score", "publish", "audience", "lookalike",
+           "quality", "report")
 
 
 @dataclass
@@ -45,12 +46,15 @@ class Record:
     #: tables the stage wrote (they must still be there; others may add to them, as evaluate-models does)
     written: list[str] = field(default_factory=list)
     files: list[str] = field(default_factory=list)
+    #: files (not tables) the stage read -> ``size:mtime`` when it read them
+    inputs: dict[str, str] = field(default_factory=dict)
     config: str = ""
     as_of: str | None = None
     version: str = __version__
 
     def to_json(self) -> str:
-        return json.dumps({"tables": self.tables, "written": self.written, "files": self.files, "config": self.config, "as_of": self.as_of,
+        return json.dumps({"tables": self.tables, "written": self.written, "files": self.files,
+                           "inputs": self.inputs, "config": self.config, "as_of": self.as_of,
                            "version": self.version,
                            "finished_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds")}, indent=1)
 
@@ -76,8 +80,8 @@ def _read(ctx: JobContext, name: str) -> dict | None:
 def last(ctx: JobContext, stage: str) -> Record | None:
     raw = _read(ctx, stage)
     try:
-        return Record(tables=raw["tables"], written=raw["written"], files=raw["files"], config=raw["config"],
-                      as_of=raw["as_of"], version=raw["version"]) if raw else None
+        return Record(tables=raw["tables"], written=raw["written"], files=raw["files"], inputs=raw.get("inputs", {}),
+                      config=raw["config"], as_of=raw["as_of"], version=raw["version"]) if raw else None
     except (KeyError, TypeError):
         return None
 
@@ -98,6 +102,10 @@ def unchanged(ctx: JobContext, stage: str, options: dict) -> Record | None:
         return None
     if not all(files.exists(spark, f) for f in rec.files):
         return None
+    for path, was in rec.inputs.items():
+        now = files.list_files(spark, path)
+        if len(now) != 1 or files.fingerprint(now[0]) != was:
+            return None
     return rec
 
 
@@ -108,7 +116,7 @@ def remember(ctx: JobContext, stage: str, touched: delta.Touched) -> None:
     spark = ctx.spark
     tables = {fqn: v for fqn, v in touched.read.items() if fqn not in touched.written}
     rec = Record(tables=tables, written=sorted(touched.written), files=sorted(touched.files),
-                 config=config_hash(ctx), as_of=ctx.as_of.isoformat() if ctx.as_of else None)
+                 inputs=dict(sorted(touched.inputs.items())), config=config_hash(ctx), as_of=ctx.as_of.isoformat() if ctx.as_of else None)
     files.write_text(spark, _path(ctx, stage), rec.to_json())
 
 

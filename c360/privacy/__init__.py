@@ -6,6 +6,7 @@ PII masked or tokenised. The job (:mod:`c360.pipelines.forget`) reads, calls the
 from __future__ import annotations
 
 import hashlib
+import hmac
 import re
 from dataclasses import dataclass, field
 
@@ -30,6 +31,9 @@ class Erasure:
     enrichment_keys: set[tuple[str, str, str]] = field(default_factory=set)
     #: identifying values as written anywhere (emails, phones, ids), to find the person in free text
     tokens: set[str] = field(default_factory=set)
+    #: the person's emails and phones as standardize normalises them (their keyed hashes keep audiences from
+    #: contacting the person again)
+    contacts: set[str] = field(default_factory=set)
 
     @property
     def record_keys(self) -> set[str]:
@@ -138,3 +142,8 @@ def token(col: Column, secret: str) -> Column:
     inner = F.unhex(F.sha2(F.concat(F.unhex(F.lit(ipad)), F.encode(col.cast("string"), "UTF-8")), 256))
     mac = F.sha2(F.concat(F.unhex(F.lit(opad)), inner), 256)
     return F.when(col.isNotNull(), F.concat(F.lit("tok_"), F.substring(mac, 1, 16)))
+
+
+def token_value(value: str, secret: str) -> str:
+    """:func:`token` of one value, in Python (the same token as the Spark column function gives)."""
+    return "tok_" + hmac.new(secret.encode("utf-8"), str(value).encode("utf-8"), hashlib.sha256).hexdigest()[:16]

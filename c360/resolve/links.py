@@ -4,8 +4,9 @@
   (the session logged in). A cookie that logged into more than ``login_links.max_records_per_cookie``
   person records is a shared device and links nothing (reported).
 - :func:`object_links`: orders, campaign responses, tickets and social profiles re-keyed to
-  ``customer_id`` through ``silver.customer_xref``: by their person reference, else by an email or phone
-  that belongs to exactly one customer. A shared email (a household) is ``ambiguous_email``, never guessed.
+  ``customer_id`` through ``silver.customer_xref``: a campaign response by the response code of an audience
+  member (gold.audience_members), else by their person reference, else by an email or phone that belongs to
+  exactly one customer. A shared email (a household) is ``ambiguous_email``, never guessed.
 """
 
 from __future__ import annotations
@@ -57,9 +58,12 @@ def _unique_contact(records: DataFrame, column: str) -> DataFrame:
             .agg(F.countDistinct("customer_id").alias("_n"), F.min("customer_id").alias("_cid")))
 
 
-def object_links(objects: dict[str, DataFrame], xref: DataFrame, records: DataFrame, phone_region: str) -> DataFrame:
+def object_links(objects: dict[str, DataFrame], xref: DataFrame, records: DataFrame, phone_region: str,
+                 members: DataFrame | None = None) -> DataFrame:
     """``(object_type, source_system, object_id, customer_id, link_method)`` for every object of ``objects``
-    (silver table name -> its rows, for the tables of :data:`OBJECT_TABLES` that exist)."""
+    (silver table name -> its rows, for the tables of :data:`OBJECT_TABLES` that exist). ``members``
+    ``(response_code, customer_id)``: audience members; a response with a member's code is theirs (while that
+    customer id is current)."""
     by_ref = xref.select(F.col("source_system").alias("_ps"), F.col("source_record_id").alias("_pr"),
                          F.col("customer_id").alias("_ref_cid"))
     emails = _unique_contact(records, "email")
@@ -77,17 +81,25 @@ def object_links(objects: dict[str, DataFrame], xref: DataFrame, records: DataFr
             (F.col("person_ref") if "person_ref" in cols else F.lit(None).cast("string")).alias("_pr"),
             (C.normalize_email(F.col("email")) if "email" in cols else F.lit(None).cast("string")).alias("_email"),
             # only a table with phones goes through the (Python) phone parser: orders have none
-            (C.e164(region)(F.col("phone")) if "phone" in cols else F.lit(None).cast("string")).alias("_phone"))
+            (C.e164(region)(F.col("phone")) if "phone" in cols else F.lit(None).cast("string")).alias("_phone"),
+            (F.col("response_code") if "response_code" in cols else F.lit(None).cast("string")).alias("_code"))
+        if members is not None and "response_code" in cols:
+            current = xref.select(F.col("customer_id").alias("_ccid")).distinct()
+            codes = (members.select(F.col("response_code").alias("_code"), F.col("customer_id").alias("_ccid"))
+                     .join(current, "_ccid").dropDuplicates(["_code"]))
+            obj = obj.join(codes, "_code", "left")
+        else:
+            obj = obj.withColumn("_ccid", F.lit(None).cast("string"))
         obj = (obj.join(by_ref, ["_ps", "_pr"], "left")
                .join(emails.select(F.col("_value").alias("_email"), F.col("_n").alias("_en"),
                                    F.col("_cid").alias("_ecid")), "_email", "left")
                .join(phones.select(F.col("_value").alias("_phone"), F.col("_n").alias("_pn"),
                                    F.col("_cid").alias("_pcid")), "_phone", "left"))
-        method = (F.when(F.col("_ref_cid").isNotNull(), "reference")
+        method = (F.when(F.col("_ccid").isNotNull(), "response_code").when(F.col("_ref_cid").isNotNull(), "reference")
                   .when(F.col("_en") == 1, "email").when(F.col("_pn") == 1, "phone")
                   .when(F.col("_en") > 1, "ambiguous_email").when(F.col("_pn") > 1, "ambiguous_phone")
                   .otherwise("unmatched"))
-        cid = F.coalesce("_ref_cid", F.when(F.col("_en") == 1, F.col("_ecid")),
+        cid = F.coalesce("_ccid", "_ref_cid", F.when(F.col("_en") == 1, F.col("_ecid")),
                          F.when(F.col("_pn") == 1, F.col("_pcid")))
         obj = obj.select("object_type", "source_system", "object_id", cid.alias("customer_id"),
                          method.alias("link_method"))

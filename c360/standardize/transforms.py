@@ -9,6 +9,7 @@ from __future__ import annotations
 from pyspark.sql import DataFrame, Window
 from pyspark.sql import functions as F
 
+from c360.activation.audiences import parse_response_code
 from c360.canonical import CANONICAL_FIELDS
 from c360.config import SourceConfig, StandardizeConfig
 from c360.standardize import columns as C
@@ -91,6 +92,15 @@ def standardize_person(df: DataFrame, std: StandardizeConfig, nick_df: DataFrame
     return C.with_canonical_first_name(df, nick_df)
 
 
+def with_response_code_parts(df: DataFrame) -> DataFrame:
+    """Responses to an audience export carry its response code: the campaign, cell and offer it names fill
+    those fields where the source did not map them."""
+    parts = parse_response_code(F.col("response_code"))
+    for field in ("campaign_id", "cell", "offer"):
+        df = df.withColumn(field, F.coalesce(F.col(field), parts[field]))
+    return df
+
+
 def dedupe_latest(df: DataFrame, keys: list[str], order_col: str | None = "updated_at") -> DataFrame:
     """One row per key: the latest ``order_col``, then the latest ingestion, then the row hash (stable)."""
     order = ([F.col(order_col).desc_nulls_last()] if order_col and order_col in df.columns else []) + [
@@ -108,6 +118,8 @@ def standardize_source(bronze_df: DataFrame, source: SourceConfig, std: Standard
         df = df.withColumn(natural_key, F.coalesce(F.col(natural_key), F.col("source_record_id")))
     if source.kind == "person":
         df = standardize_person(df, std, nick_df)
+    if source.kind == "campaign_response":
+        df = with_response_code_parts(df)
     keys = key_columns(source.kind)
     order_col = {"order": "order_ts", "event": "event_ts", "ticket": "created_at"}.get(source.kind, "updated_at")
     return dedupe_latest(df, keys, order_col)

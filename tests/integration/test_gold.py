@@ -12,10 +12,12 @@ import shutil
 import subprocess
 from pathlib import Path
 
+import pyarrow.parquet as pq
 import pytest
 from delta.tables import DeltaTable
 from pyspark.sql import functions as F
 
+from c360 import privacy
 from c360.cli import main
 from c360.config import load_config
 from c360.generate.synth import GenParams, generate
@@ -72,7 +74,8 @@ def test_customer_360_has_one_row_per_golden_customer_with_documented_columns(st
 def test_every_gold_table_matches_the_data_dictionary(store, spark):
     cfg = store["cfg"]
     for fqn in ("gold.customer_features", "gold.customer_scores", "gold.next_best_offers", "gold.customer_alerts",
-                "gold.cross_sell_rules", "gold.model_metrics", "gold.quality_results"):
+                "gold.cross_sell_rules", "gold.model_metrics", "gold.quality_results", "gold.audience_members",
+                "gold.audience_runs"):
         for field in read_table(spark, cfg, table(fqn)).schema.fields:
             doc = column_doc(fqn, field.name)
             assert doc is not None and doc.type == field.dataType.simpleString(), (fqn, field.name)
@@ -343,12 +346,20 @@ def test_forget_erases_a_person_everywhere_and_a_rerun_does_not_bring_them_back(
             assert not leaks(text), (str(path), h["version"], leaks(text)[:3])
     assert read_table(spark, cfg, q).where("_row_hash = 'h-other'").count() == 1
     # nor do the files c360 wrote: landing (the generator's, ground truth included), reports, run summaries
-    for folder in (landing, warehouse / "_system", Path(cfg.reports_path)):
+    for folder in (landing, warehouse / "_system", Path(cfg.reports_path), warehouse / "exports"):
         for f in (p for p in folder.rglob("*") if p.is_file() and p.suffix in (".csv", ".json", ".jsonl", ".html")):
             assert not leaks(f.read_text(errors="ignore")), (str(f), leaks(f.read_text(errors="ignore"))[:3])
+    for f in (warehouse / "exports").rglob("*.parquet"):  # the audience files, Parquet too
+        assert cid not in pq.read_table(f).column("customer_id").to_pylist(), str(f)
     log = read_table(spark, cfg, table("gold.erasure_log")).collect()
     assert len(log) == 1 and log[0]["key_type"] == "email" and log[0]["reference"] == "REQ-7"
     assert log[0]["customers"] >= 1 and log[0]["rows_erased"]["silver.person"] >= 1
+    # keyed hashes, not values, keep the person out of later audiences
+    from c360.pipelines import publish
+    secret = publish.token_secret(JobContext(cfg=cfg))
+    assert privacy.token_value(email, secret) in log[0]["suppression_tokens"]
+    assert privacy.token_value(cid, secret) in log[0]["suppression_tokens"]
+    assert not any(email in t or cid in t for t in log[0]["suppression_tokens"])
     # the next run takes in the rewritten landing files; the person does not come back, nobody else goes
     assert main(["run", "all", *_args(store)]) == 0
     gold = read_table(spark, cfg, table("gold.customer_360"))
