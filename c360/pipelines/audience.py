@@ -43,7 +43,12 @@ EXPORT_KEYS = ["customer_id", "campaign_id", "cell", "offer_id", "response_code"
 
 
 def _where(ctx: JobContext, key: str) -> str:
-    return ctx.cfg.origins.get(key) or ctx.cfg.origins.get(key.rsplit(".", 1)[0]) or "the configuration"
+    """The file that set ``key`` (or the nearest enclosing key)."""
+    parts = key.split(".")
+    for n in range(len(parts), 0, -1):
+        if (found := ctx.cfg.origins.get(".".join(parts[:n]))):
+            return found
+    return "the configuration"
 
 
 def _expr(ctx: JobContext, key: str, sql: str, df: DataFrame, what: str):
