@@ -158,9 +158,10 @@ def test_the_embedded_driver_starts_with_its_whole_heap(cfg):
     assert _initial_heap("6g", "-XX:+UseParallelGC -Xms1g") is None  # the user's own -Xms stays
     assert _initial_heap("6g", None) is None and _initial_heap(None, "-XX:+UseParallelGC") is None
     assert _initial_heap("2048", "") is None  # not a plain size with a unit: left to the JVM
-    # the test environment's 2g driver (conf/test) with the base options: never more than its maximum heap
+    # the test environment's driver (conf/test) with the base options: never more than its maximum heap
     options = _settings(cfg)["spark.driver.extraJavaOptions"]
-    assert options.startswith("-XX:+UseParallelGC -Xms2g ")
+    heap = cfg.spark.conf["spark.driver.memory"]
+    assert options.startswith(f"-XX:+UseParallelGC -Xms{heap} ")
     # c360's own log4j2 configuration for the embedded driver, a file of the installed package
     log4j = options.split("-Dlog4j2.configurationFile=", 1)[1].split()[0]
     assert log4j.startswith("file:") and log4j.endswith("/c360/resources/log4j2.properties")
