@@ -12,6 +12,8 @@ DEMO_DIR ?= data/demo
 JOB    ?= resolve
 MASTER ?= local[2]
 ARGS   ?=
+# `make test`: the test files run on this many processes, each with its one Spark session (0: one process)
+TEST_WORKERS ?= 2
 # `make submit`: the options that also decide what spark-submit fetches (--conf DIR, --warehouse URI, --set
 # KEY=VALUE: an s3a:// warehouse adds the S3 connector), given to the job as well
 CONF_ARGS ?=
@@ -49,8 +51,8 @@ demo: $(STAMP)   ## generate PEOPLE people and run the whole pipeline on embedde
 	@# the scorecard again, now with identity precision/recall and the churn oracle from the evaluations
 	$(C360) report --env $(ENV) --conf $(DEMO_DIR)/landing --warehouse $(DEMO_DIR)/warehouse
 
-test: $(STAMP)   ## run the whole test suite
-	$(BIN)/python -m pytest $(ARGS)
+test: $(STAMP)   ## run the whole test suite (TEST_WORKERS processes, a test file at a time each)
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile $(ARGS)
 
 test-fast: $(STAMP) ## unit tests only
 	$(BIN)/python -m pytest tests/unit $(ARGS)

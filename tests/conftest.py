@@ -9,6 +9,8 @@ the commands the tests start as subprocesses get it too.
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -27,6 +29,21 @@ def _graphframes_jar() -> str | None:
 
 if not os.environ.get(JAR_VARIABLE) and _graphframes_jar():
     os.environ[JAR_VARIABLE] = _graphframes_jar()
+
+
+def pytest_configure(config):
+    """With test processes (``make test``: pytest-xdist), the controller starts and stops one Spark session
+    first, so that the Maven packages are in the Ivy cache before the processes start theirs at the same moment
+    (two JVMs downloading one jar into one cache can each read the other's half-written file)."""
+    if hasattr(config, "workerinput") or not getattr(config.option, "numprocesses", None):
+        return
+    warm = ("import tempfile; from pathlib import Path; from c360.config import load_config; "
+            "from c360.session import get_spark; "
+            f"get_spark(load_config('test', conf_root=Path({str(REPO / 'conf')!r}), "
+            "warehouse=tempfile.mkdtemp(prefix='c360-warm-'))).stop()")
+    done = subprocess.run([sys.executable, "-c", warm], capture_output=True, text=True, timeout=900)
+    if done.returncode:
+        raise pytest.UsageError(f"starting a Spark session before the test processes failed:\n{done.stderr[-3000:]}")
 
 
 @pytest.fixture(scope="session")
