@@ -12,8 +12,9 @@ DEMO_DIR ?= data/demo
 JOB    ?= resolve
 MASTER ?= local[2]
 ARGS   ?=
-# `make test`: the test files run on this many processes, each with its one Spark session (0: one process)
-TEST_WORKERS ?= 2
+# `make test`: 0 runs every test in one process with one Spark session; N > 0 runs the test files on N
+# processes (pytest-xdist), each with its own session and heap
+TEST_WORKERS ?= 0
 # `make submit`: the options that also decide what spark-submit fetches (--conf DIR, --warehouse URI, --set
 # KEY=VALUE: an s3a:// warehouse adds the S3 connector), given to the job as well
 CONF_ARGS ?=
@@ -51,7 +52,7 @@ demo: $(STAMP)   ## generate PEOPLE people and run the whole pipeline on embedde
 	@# the scorecard again, now with identity precision/recall and the churn oracle from the evaluations
 	$(C360) report --env $(ENV) --conf $(DEMO_DIR)/landing --warehouse $(DEMO_DIR)/warehouse
 
-test: $(STAMP)   ## run the whole test suite (TEST_WORKERS processes, a test file at a time each)
+test: $(STAMP)   ## run the whole test suite (TEST_WORKERS=N: the files on N processes)
 	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile $(ARGS)
 
 test-fast: $(STAMP) ## unit tests only
