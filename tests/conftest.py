@@ -32,7 +32,7 @@ if not os.environ.get(JAR_VARIABLE) and _graphframes_jar():
 
 
 def pytest_configure(config):
-    """With test processes (``make test``: pytest-xdist), the controller starts and stops one Spark session
+    """With test processes (``make test TEST_WORKERS=N``: pytest-xdist), the controller starts and stops one Spark session
     first, so that the Maven packages are in the Ivy cache before the processes start theirs at the same moment
     (two JVMs downloading one jar into one cache can each read the other's half-written file)."""
     if hasattr(config, "workerinput") or not getattr(config.option, "numprocesses", None):
