@@ -12,9 +12,9 @@ DEMO_DIR ?= data/demo
 JOB    ?= resolve
 MASTER ?= local[2]
 ARGS   ?=
-# `make test`: 0 runs every test in one process with one Spark session; N > 0 runs the test files on N
-# processes (pytest-xdist), each with its own session and heap
-TEST_WORKERS ?= 0
+# `make test`: the test files on N processes (pytest-xdist; a Spark test keeps about one core busy, so two
+# processes use a 2-core machine); 0 runs every test in this one process with one Spark session
+TEST_WORKERS ?= 2
 # `make submit`: the options that also decide what spark-submit fetches (--conf DIR, --warehouse URI, --set
 # KEY=VALUE: an s3a:// warehouse adds the S3 connector), given to the job as well
 CONF_ARGS ?=
