@@ -95,6 +95,13 @@ def _stop_jvm() -> None:
         proc.wait(120)
     SparkContext._gateway = None
     SparkContext._jvm = None
+    # a Python UDF made once at import (c360's pandas UDFs) keeps its JVM twin, which went with the JVM: made
+    # again on its next call
+    from pyspark.sql.udf import UserDefinedFunction  # noqa: PLC0415
+
+    for obj in gc.get_objects():
+        if isinstance(obj, UserDefinedFunction):
+            obj._judf_placeholder = None
 
 
 #: share of the JVM's heap still in use after a full collection above which an integration file's JVM is not
