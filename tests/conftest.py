@@ -109,8 +109,9 @@ def _stop_jvm() -> None:
 HEAP_LEFT_FOR_NEXT_FILE = 0.4
 
 
-def _heap_in_use() -> float:
-    """The share of the active session's heap in use after a full collection (0 without a session)."""
+def _release_and_measure_heap() -> float:
+    """Drop the session's cached tables and Delta's log cache, collect, and return the share of the heap still in use
+    (0 without a session)."""
     from pyspark.sql import SparkSession  # noqa: PLC0415
 
     spark = SparkSession.getActiveSession()
@@ -134,7 +135,7 @@ def _fresh_jvm_after_integration_files(request):
     costs its start and a warm-up of its compiler (up to a minute on a file's first pipeline), so it is
     started only when needed."""
     yield
-    if "integration" in request.path.parts and _heap_in_use() > HEAP_LEFT_FOR_NEXT_FILE:
+    if "integration" in request.path.parts and _release_and_measure_heap() > HEAP_LEFT_FOR_NEXT_FILE:
         _stop_jvm()
 
 
